@@ -1,0 +1,17 @@
+package appender
+
+import "errors"
+
+// Sentinels of the append pipeline.
+var (
+	// ErrUncertain wraps a commit whose outcome is unknown (Store adapters return it).
+	ErrUncertain = errors.New("appender: commit outcome unknown")
+	// ErrUnavailable means the engine cannot be reached or the partition is not writable
+	// now; the append was not committed and may be retried (HTTP 503).
+	ErrUnavailable = errors.New("appender: unavailable")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("appender: closed")
+	// ErrPartialRetry means an append reused the ids of some, not all, of a stream's recent
+	// events: it is neither a new append nor a retry.
+	ErrPartialRetry = errors.New("appender: event ids match only part of an earlier append")
+)

@@ -1,0 +1,323 @@
+package appender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/strata-platform/strata/pkg/event"
+	"github.com/strata-platform/strata/pkg/stream"
+)
+
+// op is one queued request: an append, or a head read.
+type op struct {
+	req   Request
+	read  bool
+	start time.Time
+
+	// set by the writer before done is closed
+	res  Result
+	head stream.Head
+	err  error
+	done chan struct{}
+
+	// group bookkeeping
+	slot  int // index of the stream's StreamAppend in the group
+	first int // index of this op's first event in that StreamAppend
+	dupOf bool
+}
+
+func (o *op) finish(res Result, err error) {
+	o.res, o.err = res, err
+	close(o.done)
+}
+
+// writer is the single writer of one partition. All of its fields are owned by its
+// goroutine (run); other goroutines only send on queue.
+//
+// Each round of run is one group commit:
+//  1. take the first queued op, then every op already queued, up to the group limits;
+//  2. check each append in arrival order against its stream's running head (the committed
+//     head plus the appends accepted earlier in this group): a retry whose event ids are
+//     the stream's latest events is answered with the original outcome and writes nothing;
+//     a failed expectation is answered at once with a *stream.ConflictError;
+//  3. stamp the accepted events with their versions and commit them, with the new heads,
+//     in one Store commit (one Kafka transaction, or one synced embedded batch);
+//  4. answer every accepted append from the commit's positions. If the outcome is unknown,
+//     answer nobody until Recover has made the heads reflect the log, then answer each
+//     append from its stream's head: committed, or not (ErrUnavailable; retry is safe).
+//
+// Invariants: the cache holds only committed heads; an op is answered exactly once; no
+// answer says "committed" unless the Store said so or the recovered head shows it.
+type writer struct {
+	p     int
+	part  Partition
+	cfg   Config
+	queue chan *op
+	cache map[stream.ID]stream.Head
+	log   *zap.Logger
+}
+
+func newWriter(p int, part Partition, cfg Config) *writer {
+	return &writer{p: p, part: part, cfg: cfg, queue: make(chan *op, cfg.QueueDepth),
+		cache: make(map[stream.ID]stream.Head), log: cfg.Logger.With(zap.Int("partition", p))}
+}
+
+func (w *writer) run(ctx context.Context) {
+	for {
+		var first *op
+		select {
+		case first = <-w.queue:
+		case <-ctx.Done():
+			return
+		}
+		w.round(ctx, w.collect(first))
+	}
+}
+
+// collect takes first and then whatever is queued, up to the group limits.
+func (w *writer) collect(first *op) []*op {
+	ops := []*op{first}
+	events := len(first.req.Events)
+	for len(ops) < w.cfg.MaxGroupAppends && events < w.cfg.MaxGroupEvents {
+		select {
+		case o := <-w.queue:
+			ops = append(ops, o)
+			events += len(o.req.Events)
+		default:
+			return ops
+		}
+	}
+	return ops
+}
+
+// drain answers every op still queued after the writer stopped.
+func (w *writer) drain() {
+	for {
+		select {
+		case o := <-w.queue:
+			o.finish(Result{}, ErrClosed)
+		default:
+			return
+		}
+	}
+}
+
+func (w *writer) headOf(ctx context.Context, s stream.ID) (stream.Head, error) {
+	if h, ok := w.cache[s]; ok {
+		return h, nil
+	}
+	h, err := w.part.Head(ctx, s)
+	if err != nil {
+		return stream.Head{}, fmt.Errorf("%w: read head of %s: %v", ErrUnavailable, s, err)
+	}
+	if len(w.cache) >= w.cfg.HeadCacheSize {
+		clear(w.cache)
+	}
+	w.cache[s] = h
+	return h, nil
+}
+
+// round runs one group commit over ops.
+func (w *writer) round(ctx context.Context, ops []*op) {
+	g := &group{running: map[stream.ID]stream.Head{}, slots: map[stream.ID]int{}}
+	for _, o := range ops {
+		w.admit(ctx, g, o)
+	}
+	if len(g.appends) == 0 {
+		w.answerDuplicates(ctx, g)
+		return
+	}
+	w.cfg.Metrics.observeGroup(len(g.accepted), g.events)
+	positions, err := w.part.Commit(ctx, g.appends)
+	switch {
+	case err == nil:
+		w.answerCommitted(g, positions)
+	case errors.Is(err, ErrUncertain):
+		w.cfg.Metrics.incUncertain()
+		w.log.Warn("commit outcome unknown; recovering", zap.Error(err))
+		w.recover(ctx, g)
+	default:
+		w.cfg.Metrics.incAborted()
+		for _, o := range g.accepted {
+			o.finish(Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err))
+		}
+	}
+	w.answerDuplicates(ctx, g)
+}
+
+// group is the state of one round.
+type group struct {
+	appends  []StreamAppend
+	running  map[stream.ID]stream.Head // committed head + accepted appends (positions unknown)
+	slots    map[stream.ID]int
+	accepted []*op
+	dups     []*op // retries of appends accepted earlier in this same group
+	events   int
+}
+
+// admit checks one op against the running head and either answers it or adds it to g.
+func (w *writer) admit(ctx context.Context, g *group, o *op) {
+	s := o.req.Stream
+	head, ok := g.running[s]
+	if !ok {
+		h, err := w.headOf(ctx, s)
+		if err != nil {
+			o.finish(Result{}, err)
+			return
+		}
+		head = h
+		g.running[s] = h
+	}
+	if o.read {
+		if _, pending := g.slots[s]; pending {
+			g.dups = append(g.dups, o) // answer after the commit, with the new head
+			return
+		}
+		o.head = head
+		o.finish(Result{}, nil)
+		return
+	}
+	if res, found, err := retryOutcome(head, o.req.Events); found || err != nil {
+		if err == nil && res.Positions == nil {
+			g.dups = append(g.dups, o)
+			return
+		}
+		o.finish(res, err)
+		return
+	}
+	if err := stream.Check(s, o.req.Expected, head.Version); err != nil {
+		w.cfg.Metrics.incConflict()
+		o.finish(Result{}, err)
+		return
+	}
+	w.accept(g, o, head)
+}
+
+// accept stamps o's events and adds them to the group.
+func (w *writer) accept(g *group, o *op, head stream.Head) {
+	s := o.req.Stream
+	slot, ok := g.slots[s]
+	if !ok {
+		slot = len(g.appends)
+		g.slots[s] = slot
+		g.appends = append(g.appends, StreamAppend{Stream: s, Prior: head})
+	}
+	sa := &g.appends[slot]
+	o.slot, o.first = slot, len(sa.Events)
+	recents := make([]stream.Recent, len(o.req.Events))
+	for i, e := range o.req.Events {
+		v := head.Version + int64(i) + 1
+		event.Stamp(e, s.Type, s.ID, v)
+		recents[i] = stream.Recent{Source: e.Source(), EventID: e.ID(), Version: v}
+	}
+	sa.Events = append(sa.Events, o.req.Events...)
+	g.running[s] = head.Advance(recents)
+	g.accepted = append(g.accepted, o)
+	g.events += len(o.req.Events)
+}
+
+// retryOutcome recognises a retry: found is true when the first event's (source, id) is
+// among head's recent events. A committed retry has Positions; one that matches an append
+// accepted earlier in the same group has none yet (positions are zero).
+func retryOutcome(head stream.Head, events []*event.Event) (Result, bool, error) {
+	first, ok := head.Find(events[0].Source(), events[0].ID())
+	if !ok {
+		return Result{}, false, nil
+	}
+	res := Result{Version: first.Version + int64(len(events)) - 1, Duplicate: true}
+	pending := false
+	for i, e := range events {
+		r, ok := head.Find(e.Source(), e.ID())
+		if !ok || r.Version != first.Version+int64(i) {
+			return Result{}, true, fmt.Errorf("%w: event %d (source %q, id %q)", ErrPartialRetry, i, e.Source(), e.ID())
+		}
+		pending = pending || r.Position == (stream.Position{})
+		res.Positions = append(res.Positions, r.Position)
+	}
+	if pending {
+		res.Positions = nil
+	}
+	return res, true, nil
+}
+
+// answerCommitted caches the new heads and answers every accepted append.
+func (w *writer) answerCommitted(g *group, positions [][]stream.Position) {
+	for i, sa := range g.appends {
+		recents := make([]stream.Recent, len(sa.Events))
+		for j, e := range sa.Events {
+			recents[j] = stream.Recent{Source: e.Source(), EventID: e.ID(),
+				Version: sa.Prior.Version + int64(j) + 1, Position: positions[i][j]}
+		}
+		w.cache[sa.Stream] = sa.Prior.Advance(recents)
+	}
+	for _, o := range g.accepted {
+		sa := g.appends[o.slot]
+		n := len(o.req.Events)
+		res := Result{Version: sa.Prior.Version + int64(o.first+n), Positions: positions[o.slot][o.first : o.first+n]}
+		o.finish(res, nil)
+	}
+}
+
+// recover resolves an unknown outcome, then answers each accepted append from its head.
+func (w *writer) recover(ctx context.Context, g *group) {
+	for _, sa := range g.appends {
+		delete(w.cache, sa.Stream)
+	}
+	for attempt := 0; ; attempt++ {
+		err := w.part.Recover(ctx)
+		if err == nil {
+			break
+		}
+		w.log.Warn("recover failed; retrying", zap.Int("attempt", attempt), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			for _, o := range g.accepted {
+				o.finish(Result{}, fmt.Errorf("%w: outcome unknown at shutdown", ErrUnavailable))
+			}
+			return
+		case <-time.After(backoff(attempt)):
+		}
+	}
+	for _, o := range g.accepted {
+		head, err := w.headOf(ctx, o.req.Stream)
+		if err != nil {
+			o.finish(Result{}, err)
+			continue
+		}
+		res, found, err := retryOutcome(head, o.req.Events)
+		if !found && err == nil {
+			err = fmt.Errorf("%w: the commit was aborted", ErrUnavailable)
+		}
+		o.finish(res, err)
+	}
+}
+
+// answerDuplicates answers the ops that waited for this round's commit.
+func (w *writer) answerDuplicates(ctx context.Context, g *group) {
+	for _, o := range g.dups {
+		head, err := w.headOf(ctx, o.req.Stream)
+		if err != nil {
+			o.finish(Result{}, err)
+			continue
+		}
+		if o.read {
+			o.head = head
+			o.finish(Result{}, nil)
+			continue
+		}
+		res, found, err := retryOutcome(head, o.req.Events)
+		if !found && err == nil {
+			err = fmt.Errorf("%w: the append it retried was not committed", ErrUnavailable)
+		}
+		o.finish(res, err)
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 50 * time.Millisecond << min(attempt, 6)
+	return min(d, 2*time.Second)
+}

@@ -1,0 +1,19 @@
+// Package event defines Strata's event envelope: a CloudEvent 1.0 (sdk-go's event.Event) that
+// carries Strata's extension attributes aggregatetype, aggregateid, aggregateversion and
+// partitionkey.
+//
+// Guarantees:
+//   - Validate accepts an event only if it is a well-formed CloudEvent 1.0 (id, source, type,
+//     specversion present and well-formed; optional attributes well-formed when present),
+//     its extension names follow the CloudEvents naming rule (lower-case ASCII letters and
+//     digits, at most 20 characters), its sizes are within the configured Limits, and, for
+//     ValidateStrata, its Strata extensions are present, typed and mutually consistent.
+//   - Every refusal is a *ValidationError with a stable Code (see errors.go) naming the
+//     attribute at fault; callers branch on the code with errors.As, never on text.
+//   - Stamp sets the Strata extensions in their canonical types (strings, and an Integer
+//     for aggregateversion), so an event reads the same whether it came from JSON, HTTP
+//     headers or Kafka headers (where every value is a string).
+//
+// Stream naming rules (aggregate type and id) live here too, since they are part of what
+// makes an envelope valid and they decide topic names.
+package event

@@ -1,0 +1,130 @@
+package event
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+)
+
+// Event is a CloudEvent 1.0 as sdk-go models it. Strata adds no fields of its own: its
+// data travels in the extension attributes named below.
+type Event = cloudevents.Event
+
+// Strata's extension attributes.
+const (
+	ExtAggregateType    = "aggregatetype"    // String: the aggregate type, e.g. "order"
+	ExtAggregateID      = "aggregateid"      // String: the aggregate id, e.g. "o-123"
+	ExtAggregateVersion = "aggregateversion" // Integer: the event's version in its stream, from 1
+	ExtPartitionKey     = "partitionkey"     // String: = aggregate id (CloudEvents Partitioning extension)
+)
+
+// SpecVersion is the only CloudEvents version Strata accepts.
+const SpecVersion = cloudevents.CloudEventsVersionV1
+
+// MaxVersion is the highest stream version: aggregateversion is a CloudEvents Integer (int32).
+const MaxVersion = math.MaxInt32
+
+var (
+	typeNameRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	idRe       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,255}$`)
+	extNameRe  = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
+)
+
+// ValidateStreamName checks an aggregate type and id against the naming rules: a type is
+// 1–63 characters of lower-case letters, digits, '_' and '-', starting with a letter (it
+// becomes part of a Kafka topic name); an id is 1–256 characters of letters, digits and
+// ". _ : @ + = ~ -", starting with a letter or digit (it is safe in a URL path segment).
+func ValidateStreamName(aggType, aggID string) error {
+	if !typeNameRe.MatchString(aggType) {
+		return invalid(CodeInvalidStreamName, ExtAggregateType,
+			"aggregate type %q must match %s", aggType, typeNameRe)
+	}
+	if !idRe.MatchString(aggID) {
+		return invalid(CodeInvalidStreamName, ExtAggregateID,
+			"aggregate id %q must match %s", aggID, idRe)
+	}
+	return nil
+}
+
+// New returns an empty CloudEvent 1.0.
+func New() Event { return cloudevents.New(SpecVersion) }
+
+// Stamp sets the Strata extensions of e for position version of stream (aggType, aggID),
+// in their canonical types.
+func Stamp(e *Event, aggType, aggID string, version int64) {
+	e.SetExtension(ExtAggregateType, aggType)
+	e.SetExtension(ExtAggregateID, aggID)
+	if version < math.MinInt32 || version > MaxVersion {
+		// Out of the Integer range: keep the number as a string, which ValidateStrata
+		// refuses, rather than let int32 wrap it into a plausible version.
+		e.SetExtension(ExtAggregateVersion, strconv.FormatInt(version, 10))
+	} else {
+		e.SetExtension(ExtAggregateVersion, int32(version))
+	}
+	e.SetExtension(ExtPartitionKey, aggID)
+}
+
+// AggregateType returns the aggregatetype extension, or "" if it is absent or not a string.
+func AggregateType(e *Event) string { return stringExt(e, ExtAggregateType) }
+
+// AggregateID returns the aggregateid extension, or "" if it is absent or not a string.
+func AggregateID(e *Event) string { return stringExt(e, ExtAggregateID) }
+
+// PartitionKey returns the partitionkey extension, or "" if it is absent or not a string.
+func PartitionKey(e *Event) string { return stringExt(e, ExtPartitionKey) }
+
+// AggregateVersion returns the aggregateversion extension. ok is false when it is absent;
+// err is non-nil when it is present but not a positive Integer.
+func AggregateVersion(e *Event) (v int64, ok bool, err error) {
+	raw, present := e.Extensions()[ExtAggregateVersion]
+	if !present {
+		return 0, false, nil
+	}
+	n, err := toInteger(raw)
+	if err != nil || n < 1 {
+		return 0, true, invalid(CodeInvalidExtensionValue, ExtAggregateVersion,
+			"must be an Integer of at least 1, got %v", raw)
+	}
+	return int64(n), true, nil
+}
+
+// integerRe is the CloudEvents Integer's string form: the integer part of a JSON number.
+var integerRe = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+// toInteger converts an extension value to a CloudEvents Integer, strictly: unlike
+// types.ToInteger it refuses "1.5", "1e0", "+1" and non-integral floats instead of truncating.
+func toInteger(raw any) (int32, error) {
+	switch v := raw.(type) {
+	case string:
+		if !integerRe.MatchString(v) {
+			return 0, fmt.Errorf("%q is not an Integer", v)
+		}
+		n, err := strconv.ParseInt(v, 10, 32)
+		return int32(n), err
+	case float32, float64:
+		return 0, fmt.Errorf("%v is a float, not an Integer", v)
+	}
+	return types.ToInteger(raw)
+}
+
+func stringExt(e *Event, name string) string {
+	raw, ok := e.Extensions()[name]
+	if !ok {
+		return ""
+	}
+	s, err := types.ToString(raw)
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+// StreamOf returns the stream an event names through its extensions.
+func StreamOf(e *Event) (aggType, aggID string) { return AggregateType(e), AggregateID(e) }
+
+// StreamString renders a stream name as "type/id" for logs and errors.
+func StreamString(aggType, aggID string) string { return fmt.Sprintf("%s/%s", aggType, aggID) }

@@ -1,0 +1,324 @@
+package event
+
+import (
+	"mime"
+	"net/url"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+)
+
+// Limits bounds the size of an event. Zero fields take the defaults.
+type Limits struct {
+	MaxEventBytes     int // data plus every attribute name and value; default 900 KiB (under Kafka's 1 MiB record limit)
+	MaxDataBytes      int // data alone; default 512 KiB
+	MaxAttributeBytes int // one attribute value; default 4 KiB
+}
+
+// DefaultLimits are the limits used when a field of Limits is zero.
+var DefaultLimits = Limits{MaxEventBytes: 900 << 10, MaxDataBytes: 512 << 10, MaxAttributeBytes: 4 << 10}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxEventBytes <= 0 {
+		l.MaxEventBytes = DefaultLimits.MaxEventBytes
+	}
+	if l.MaxDataBytes <= 0 {
+		l.MaxDataBytes = DefaultLimits.MaxDataBytes
+	}
+	if l.MaxAttributeBytes <= 0 {
+		l.MaxAttributeBytes = DefaultLimits.MaxAttributeBytes
+	}
+	return l
+}
+
+// Size is the size Limits.MaxEventBytes bounds: len(data) plus, for every attribute that is
+// set, the length of its name and of its canonical string value.
+func Size(e *Event) int {
+	n := len(e.Data())
+	for name, v := range attributes(e) {
+		n += len(name) + len(v)
+	}
+	return n
+}
+
+// attributes returns every set attribute as its canonical string.
+func attributes(e *Event) map[string]string {
+	m := map[string]string{
+		"specversion": e.SpecVersion(),
+		"id":          e.ID(),
+		"source":      e.Source(),
+		"type":        e.Type(),
+	}
+	if s := e.Subject(); s != "" {
+		m["subject"] = s
+	}
+	if ct := e.DataContentType(); ct != "" {
+		m["datacontenttype"] = ct
+	}
+	if ds := e.DataSchema(); ds != "" {
+		m["dataschema"] = ds
+	}
+	if t := e.Time(); !t.IsZero() {
+		m["time"] = types.FormatTime(t)
+	}
+	for name, v := range e.Extensions() {
+		s, err := types.Format(v)
+		if err != nil {
+			s = ""
+		}
+		m[name] = s
+	}
+	return m
+}
+
+// Validate checks that e is a well-formed CloudEvent 1.0 within limits. It returns the
+// first problem found as a *ValidationError, checking in a fixed order so that the same
+// event always gets the same answer.
+//
+// Beyond the letter of the spec, Validate refuses what would make an event read differently
+// depending on how it travelled: leading or trailing white space in id, type, subject and
+// datacontenttype (sdk-go trims them when it sets them, so a binary-mode or Kafka copy would
+// lose it), a time that cannot be written back as RFC 3339, and an extension named like a
+// context attribute or "data".
+func Validate(e *Event, limits Limits) error {
+	limits = limits.withDefaults()
+	for _, check := range []func(*Event) error{
+		checkSpecVersion, checkRequired, fieldErrors, checkOptional, checkExtensions, checkStrings,
+	} {
+		if err := check(e); err != nil {
+			return err
+		}
+	}
+	return checkSizes(e, limits)
+}
+
+func checkSpecVersion(e *Event) error {
+	if e.Context == nil || e.SpecVersion() == "" {
+		return invalid(CodeMissingAttribute, "specversion", "is required")
+	}
+	if sv := e.SpecVersion(); sv != SpecVersion {
+		return invalid(CodeBadSpecVersion, "specversion", "must be %q, got %q", SpecVersion, sv)
+	}
+	if err, ok := e.FieldErrors["specversion"]; ok {
+		return invalid(CodeBadSpecVersion, "specversion", "%v", err)
+	}
+	return nil
+}
+
+func checkRequired(e *Event) error {
+	attrs := attributes(e)
+	for _, attr := range []string{"id", "source", "type"} {
+		if strings.TrimSpace(attrs[attr]) == "" {
+			return invalid(CodeMissingAttribute, attr, "is required and must not be empty")
+		}
+	}
+	if _, err := url.Parse(e.Source()); err != nil {
+		return invalid(CodeInvalidAttribute, "source", "must be a URI-reference: %v", err)
+	}
+	return nil
+}
+
+func checkOptional(e *Event) error {
+	if attr := blankOptional(e); attr != "" {
+		return invalid(CodeInvalidAttribute, attr, "must not be empty when present")
+	}
+	attrs := attributes(e)
+	for _, attr := range []string{"id", "type", "subject", "datacontenttype"} {
+		if v := attrs[attr]; v != strings.TrimSpace(v) {
+			return invalid(CodeInvalidAttribute, attr, "must not begin or end with white space")
+		}
+	}
+	if ct := e.DataContentType(); ct != "" {
+		if _, _, err := mime.ParseMediaType(ct); err != nil {
+			return invalid(CodeInvalidAttribute, "datacontenttype", "must be an RFC 2046 media type: %v", err)
+		}
+	}
+	if ds := e.DataSchema(); ds != "" {
+		if u, err := url.Parse(ds); err != nil || !u.IsAbs() {
+			return invalid(CodeInvalidAttribute, "dataschema", "must be an absolute URI")
+		}
+	}
+	if t := e.Time(); !t.IsZero() {
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			return invalid(CodeInvalidAttribute, "time", "year %d in UTC cannot be written as RFC 3339", y)
+		}
+	}
+	return nil
+}
+
+// reservedNames may not be used as extension names: the context attributes, and the members
+// the JSON format uses for data.
+var reservedNames = map[string]bool{
+	"specversion": true, "id": true, "source": true, "type": true, "subject": true, "time": true,
+	"datacontenttype": true, "dataschema": true, "data": true, "data_base64": true,
+}
+
+// checkExtensions checks extension names and that every value is a CloudEvents type.
+func checkExtensions(e *Event) error {
+	ext := e.Extensions()
+	names := make([]string, 0, len(ext))
+	for name := range ext {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !extNameRe.MatchString(name) || reservedNames[name] {
+			return invalid(CodeInvalidExtensionName, name,
+				"extension names are 1-20 lower-case ASCII letters or digits, and not a reserved name")
+		}
+		if _, err := types.Validate(ext[name]); err != nil {
+			return invalid(CodeInvalidExtensionValue, name, "%v", err)
+		}
+	}
+	return nil
+}
+
+// checkStrings applies the CloudEvents String rule to every attribute's canonical string:
+// valid UTF-8 without control characters, surrogates or noncharacters.
+func checkStrings(e *Event) error {
+	attrs := attributes(e)
+	names := make([]string, 0, len(attrs))
+	for name := range attrs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	ext := e.Extensions()
+	for _, name := range names {
+		if validString(attrs[name]) {
+			continue
+		}
+		code := CodeInvalidAttribute
+		if _, ok := ext[name]; ok {
+			code = CodeInvalidExtensionValue
+		}
+		return invalid(code, name, "must be UTF-8 without control characters or noncharacters")
+	}
+	return nil
+}
+
+func validString(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r <= 0x1f, r >= 0x7f && r <= 0x9f: // control characters
+			return false
+		case r >= 0xfdd0 && r <= 0xfdef, r&0xfffe == 0xfffe: // noncharacters
+			return false
+		}
+	}
+	return true
+}
+
+func checkSizes(e *Event, limits Limits) error {
+	attrs := attributes(e)
+	names := make([]string, 0, len(attrs))
+	for name := range attrs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if len(attrs[name]) > limits.MaxAttributeBytes {
+			return invalid(CodeAttributeTooLarge, name, "is %d bytes, over the limit of %d",
+				len(attrs[name]), limits.MaxAttributeBytes)
+		}
+	}
+	if n := len(e.Data()); n > limits.MaxDataBytes {
+		return invalid(CodeDataTooLarge, "data", "is %d bytes, over the limit of %d", n, limits.MaxDataBytes)
+	}
+	if n := Size(e); n > limits.MaxEventBytes {
+		return invalid(CodeEventTooLarge, "", "is %d bytes, over the limit of %d", n, limits.MaxEventBytes)
+	}
+	return nil
+}
+
+// fieldErrors turns errors sdk-go recorded while the event was decoded into our codes.
+func fieldErrors(e *Event) error {
+	if len(e.FieldErrors) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(e.FieldErrors))
+	for k := range e.FieldErrors {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	k := keys[0]
+	if name, ok := strings.CutPrefix(k, "extension:"); ok {
+		code := CodeInvalidExtensionValue
+		if !cloudevents.IsExtensionNameValid(name) || reservedNames[strings.ToLower(name)] {
+			code = CodeInvalidExtensionName
+		}
+		return invalid(code, name, "%v", e.FieldErrors[k])
+	}
+	return invalid(CodeInvalidAttribute, k, "%v", e.FieldErrors[k])
+}
+
+// blankOptional returns the name of an optional string attribute that is present but blank.
+func blankOptional(e *Event) string {
+	ec, ok := e.Context.(*cloudevents.EventContextV1)
+	if !ok {
+		return ""
+	}
+	if ec.Subject != nil && strings.TrimSpace(*ec.Subject) == "" {
+		return "subject"
+	}
+	if ec.DataContentType != nil && strings.TrimSpace(*ec.DataContentType) == "" {
+		return "datacontenttype"
+	}
+	if ec.DataSchema != nil && ec.DataSchema.String() == "" {
+		return "dataschema"
+	}
+	return ""
+}
+
+// ValidateStrata checks Validate plus Strata's extensions: aggregatetype and aggregateid are
+// present and follow the naming rules, aggregateversion is a positive Integer, and
+// partitionkey equals aggregateid.
+func ValidateStrata(e *Event, limits Limits) error {
+	if err := Validate(e, limits); err != nil {
+		return err
+	}
+	for _, name := range []string{ExtAggregateType, ExtAggregateID, ExtPartitionKey} {
+		raw, ok := e.Extensions()[name]
+		if !ok {
+			return invalid(CodeMissingAttribute, name, "is required on a Strata event")
+		}
+		if _, err := types.ToString(raw); err != nil {
+			return invalid(CodeInvalidExtensionValue, name, "must be a String")
+		}
+	}
+	if err := ValidateStreamName(AggregateType(e), AggregateID(e)); err != nil {
+		return err
+	}
+	if PartitionKey(e) != AggregateID(e) {
+		return invalid(CodeInvalidExtensionValue, ExtPartitionKey, "must equal aggregateid %q", AggregateID(e))
+	}
+	_, ok, err := AggregateVersion(e)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return invalid(CodeMissingAttribute, ExtAggregateVersion, "is required on a Strata event")
+	}
+	return nil
+}
+
+// CheckStream checks that e's Strata extensions, where present, name stream (aggType, aggID).
+// An append fills in missing ones with Stamp; a present one that disagrees is an error.
+func CheckStream(e *Event, aggType, aggID string) error {
+	ext := e.Extensions()
+	if _, ok := ext[ExtAggregateType]; ok && AggregateType(e) != aggType {
+		return invalid(CodeStreamMismatch, ExtAggregateType, "is %q but the stream's type is %q", AggregateType(e), aggType)
+	}
+	if _, ok := ext[ExtAggregateID]; ok && AggregateID(e) != aggID {
+		return invalid(CodeStreamMismatch, ExtAggregateID, "is %q but the stream's id is %q", AggregateID(e), aggID)
+	}
+	if _, ok := ext[ExtPartitionKey]; ok && PartitionKey(e) != aggID {
+		return invalid(CodeStreamMismatch, ExtPartitionKey, "is %q but must equal the aggregate id %q", PartitionKey(e), aggID)
+	}
+	return nil
+}

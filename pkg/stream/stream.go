@@ -1,0 +1,130 @@
+package stream
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ID names a stream: an aggregate type and an aggregate id.
+type ID struct {
+	Type string
+	ID   string
+}
+
+func (s ID) String() string { return s.Type + "/" + s.ID }
+
+// Expected is an append's expectation of the stream's committed version.
+type Expected struct {
+	kind    expectKind
+	version int64
+}
+
+type expectKind uint8
+
+const (
+	expectVersion expectKind = iota
+	expectAny
+	expectExists
+)
+
+// The expectations that are not a number.
+var (
+	Any    = Expected{kind: expectAny}
+	Exists = Expected{kind: expectExists}
+)
+
+// ExactVersion expects the stream's version to be exactly v (0: the stream must not exist).
+func ExactVersion(v int64) Expected { return Expected{kind: expectVersion, version: v} }
+
+// ParseExpected reads "any", "exists" or a non-negative decimal version.
+func ParseExpected(s string) (Expected, error) {
+	switch strings.TrimSpace(s) {
+	case "any":
+		return Any, nil
+	case "exists":
+		return Exists, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 || s != strconv.FormatInt(v, 10) {
+		return Expected{}, fmt.Errorf("%w %q: want a version >= 0, \"any\" or \"exists\"", ErrBadExpected, s)
+	}
+	return ExactVersion(v), nil
+}
+
+// Version returns the expected version and whether the expectation is a number.
+func (e Expected) Version() (int64, bool) { return e.version, e.kind == expectVersion }
+
+func (e Expected) String() string {
+	switch e.kind {
+	case expectAny:
+		return "any"
+	case expectExists:
+		return "exists"
+	}
+	return strconv.FormatInt(e.version, 10)
+}
+
+// Check returns nil when a stream at version current satisfies e, else a *ConflictError.
+func Check(s ID, e Expected, current int64) error {
+	ok := false
+	switch e.kind {
+	case expectAny:
+		ok = true
+	case expectExists:
+		ok = current > 0
+	default:
+		ok = current == e.version
+	}
+	if ok {
+		return nil
+	}
+	return &ConflictError{Stream: s, Expected: e, Current: current}
+}
+
+// Position is where an event is stored: a partition of an event topic and an offset.
+type Position struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// RecentWindow is how many of a stream's latest events a Head remembers for idempotency:
+// a retried append is recognised if its first event is among them.
+const RecentWindow = 64
+
+// Recent identifies one of a stream's latest events.
+type Recent struct {
+	Source   string   `json:"s"`
+	EventID  string   `json:"i"`
+	Version  int64    `json:"v"`
+	Position Position `json:"p"`
+}
+
+// Head is a stream's committed state as the write path sees it.
+type Head struct {
+	Version int64    `json:"version"`
+	Recent  []Recent `json:"recent,omitempty"` // oldest first, at most RecentWindow
+}
+
+// Advance returns the head after appending events with the given recents (in order).
+func (h Head) Advance(added []Recent) Head {
+	n := len(h.Recent) + len(added)
+	out := make([]Recent, 0, min(n, RecentWindow))
+	all := append(append([]Recent(nil), h.Recent...), added...)
+	if len(all) > RecentWindow {
+		all = all[len(all)-RecentWindow:]
+	}
+	out = append(out, all...)
+	return Head{Version: h.Version + int64(len(added)), Recent: out}
+}
+
+// Find returns the recent entry with the given (source, id).
+func (h Head) Find(source, id string) (Recent, bool) {
+	for _, r := range h.Recent {
+		if r.EventID == id && r.Source == source {
+			return r, true
+		}
+	}
+	return Recent{}, false
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/strata-platform/strata/pkg/config"
+	"github.com/strata-platform/strata/pkg/logging"
+)
+
+// errNotBuilt is returned by roles whose engine has not landed yet.
+var errNotBuilt = errors.New("this role is not built yet in this version of strata")
+
+// common holds the settings every role shares.
+type common struct {
+	Log logging.Config
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Log.Format, "log-format", logging.FormatJSON, "log format: json or console")
+	fs.StringVar(&c.Log.Level, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+// distributed holds the addresses of Kafka and Redis.
+type distributed struct {
+	common
+	kafka string
+	Redis string
+}
+
+func (d *distributed) register(fs *flag.FlagSet) {
+	d.common.register(fs)
+	fs.StringVar(&d.kafka, "kafka", "", "Kafka seed brokers, comma-separated (env STRATA_KAFKA)")
+	fs.StringVar(&d.Redis, "redis", "", "Redis address host:port (env STRATA_REDIS)")
+}
+
+// Kafka returns the seed brokers.
+func (d *distributed) Kafka() []string { return config.SplitList(d.kafka) }
+
+// Validate reports missing or malformed addresses.
+func (d *distributed) Validate() error {
+	if len(d.Kafka()) == 0 {
+		return errors.New("--kafka (or STRATA_KAFKA) is required: the seed brokers, host:port,...")
+	}
+	if d.Redis == "" {
+		return errors.New("--redis (or STRATA_REDIS) is required: host:port")
+	}
+	return d.Log.Validate()
+}
+
+// parse fills fs from args/env/config file and validates v.
+func parse(fs *flag.FlagSet, args []string, v config.Validator) error {
+	if err := config.Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %q", fs.Args())}
+	}
+	if err := v.Validate(); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("strata "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func runCommand(_ context.Context, args []string, _, stderr io.Writer) error {
+	var cfg distributed
+	fs := newFlagSet("command", stderr)
+	cfg.register(fs)
+	fs.String("http", "127.0.0.1:8420", "HTTP listen address")
+	if err := parse(fs, args, &cfg); err != nil {
+		return err
+	}
+	return errNotBuilt
+}
+
+func runProjector(_ context.Context, args []string, _, stderr io.Writer) error {
+	var cfg distributed
+	fs := newFlagSet("projector", stderr)
+	cfg.register(fs)
+	if err := parse(fs, args, &cfg); err != nil {
+		return err
+	}
+	return errNotBuilt
+}
+
+func runReplay(_ context.Context, args []string, _, stderr io.Writer) error {
+	var cfg distributed
+	fs := newFlagSet("replay", stderr)
+	cfg.register(fs)
+	if err := parse(fs, args, &cfg); err != nil {
+		return err
+	}
+	return errNotBuilt
+}
+
+func runDev(_ context.Context, args []string, _, stderr io.Writer) error {
+	var cfg common
+	fs := newFlagSet("dev", stderr)
+	cfg.register(fs)
+	fs.String("http", "127.0.0.1:8420", "HTTP listen address")
+	fs.String("data", "./strata-data", "data folder")
+	if err := parse(fs, args, &cfg.Log); err != nil {
+		return err
+	}
+	return errNotBuilt
+}
