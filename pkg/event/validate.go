@@ -115,8 +115,8 @@ func checkRequired(e *Event) error {
 			return invalid(CodeMissingAttribute, attr, "is required and must not be empty")
 		}
 	}
-	if _, err := url.Parse(e.Source()); err != nil {
-		return invalid(CodeInvalidAttribute, "source", "must be a URI-reference: %v", err)
+	if !stableURI(e.Source()) {
+		return invalid(CodeInvalidAttribute, "source", "must be a URI-reference that reads back as itself")
 	}
 	return nil
 }
@@ -137,8 +137,8 @@ func checkOptional(e *Event) error {
 		}
 	}
 	if ds := e.DataSchema(); ds != "" {
-		if u, err := url.Parse(ds); err != nil || !u.IsAbs() {
-			return invalid(CodeInvalidAttribute, "dataschema", "must be an absolute URI")
+		if u, err := url.Parse(ds); err != nil || !u.IsAbs() || !stableURI(ds) {
+			return invalid(CodeInvalidAttribute, "dataschema", "must be an absolute URI that reads back as itself")
 		}
 	}
 	if t := e.Time(); !t.IsZero() {
@@ -147,6 +147,15 @@ func checkOptional(e *Event) error {
 		}
 	}
 	return nil
+}
+
+// stableURI reports whether s parses and prints back as s. sdk-go keeps source and
+// dataschema as parsed URLs, and net/url does not always print what it would parse the
+// same way again ("A:/%2F " prints as "a://%20", which does not parse), so an event whose
+// URI is not such a fixed point would change, or fail, on its next decode.
+func stableURI(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.String() == s
 }
 
 // reservedNames may not be used as extension names: the context attributes, and the members

@@ -201,6 +201,15 @@ func CreateTopic(t testing.TB, topic string, partitions int32, configs map[strin
 		t.Fatalf("create topic %s: %v", topic, err)
 	}
 	t.Cleanup(func() { DeleteTopic(t, topic) })
+	// Metadata reaches the brokers asynchronously: wait until the topic is listed whole.
+	for ctx.Err() == nil {
+		d, err := adm.ListTopics(ctx, topic)
+		if err == nil && d.Has(topic) && len(d[topic].Partitions) == int(partitions) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("topic %s not visible after creation", topic)
 }
 
 // DeleteTopic deletes a topic, reporting (not failing on) errors.

@@ -1229,7 +1229,7 @@ func TestStaticBinary(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "strata")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./services/strata")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./services/strata")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -74,21 +74,11 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-func runCommand(_ context.Context, args []string, _, stderr io.Writer) error {
-	var cfg distributed
-	fs := newFlagSet("command", stderr)
-	cfg.register(fs)
-	fs.String("http", "127.0.0.1:8420", "HTTP listen address")
-	if err := parse(fs, args, &cfg); err != nil {
-		return err
-	}
-	return errNotBuilt
-}
-
 func runProjector(_ context.Context, args []string, _, stderr io.Writer) error {
 	var cfg distributed
 	fs := newFlagSet("projector", stderr)
 	cfg.register(fs)
+	fs.String("metrics", "127.0.0.1:8421", "metrics and health listen address")
 	if err := parse(fs, args, &cfg); err != nil {
 		return err
 	}
@@ -100,18 +90,6 @@ func runReplay(_ context.Context, args []string, _, stderr io.Writer) error {
 	fs := newFlagSet("replay", stderr)
 	cfg.register(fs)
 	if err := parse(fs, args, &cfg); err != nil {
-		return err
-	}
-	return errNotBuilt
-}
-
-func runDev(_ context.Context, args []string, _, stderr io.Writer) error {
-	var cfg common
-	fs := newFlagSet("dev", stderr)
-	cfg.register(fs)
-	fs.String("http", "127.0.0.1:8420", "HTTP listen address")
-	fs.String("data", "./strata-data", "data folder")
-	if err := parse(fs, args, &cfg.Log); err != nil {
 		return err
 	}
 	return errNotBuilt

@@ -1,0 +1,252 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/strata-platform/strata/pkg/appender"
+	"github.com/strata-platform/strata/pkg/event"
+	"github.com/strata-platform/strata/pkg/stream"
+)
+
+// OpenPartition makes the caller the single writer of partition p until it closes the
+// returned Partition. A second OpenPartition of p before that fails with ErrPartitionOwned.
+// Heads always reflect the log here (they are written in the same batch as the events), so
+// there is nothing to catch up on.
+func (e *Engine) OpenPartition(ctx context.Context, p int) (appender.Partition, error) {
+	if p < 0 || p >= e.cfg.Partitions {
+		return nil, fmt.Errorf("embedded: partition %d out of range 0..%d", p, e.cfg.Partitions-1)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	w := &writer{e: e, p: p, state: e.parts[p]}
+	err := e.use(func(*pebble.DB) error {
+		w.state.mu.Lock()
+		defer w.state.mu.Unlock()
+		if w.state.owned {
+			return fmt.Errorf("%w: partition %d", ErrPartitionOwned, p)
+		}
+		w.state.owned = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// writer is the appender.Partition of one partition. The pipeline calls it from one
+// goroutine at a time, so its scratch buffers need no lock.
+type writer struct {
+	e      *Engine
+	p      int
+	state  *partState
+	closed atomic.Bool
+
+	key, val []byte // scratch
+}
+
+// Head returns the committed head of s.
+func (w *writer) Head(_ context.Context, s stream.ID) (stream.Head, error) {
+	if w.closed.Load() {
+		return stream.Head{}, appender.ErrClosed
+	}
+	return w.e.Head(s)
+}
+
+// Recover has nothing to resolve: the outcome of a pebble commit is never unknown. Pebble
+// returns an error from Batch.Commit only for a batch it refused before writing (closed
+// database, invalid batch); a failed WAL write or sync makes pebble call Logger.Fatalf,
+// which ends the process before anyone is answered. So Commit never returns ErrUncertain.
+func (w *writer) Recover(context.Context) error { return nil }
+
+// Close gives up the partition; another OpenPartition of it may follow.
+func (w *writer) Close() error {
+	if w.closed.Swap(true) {
+		return nil
+	}
+	w.state.mu.Lock()
+	w.state.owned = false
+	w.state.mu.Unlock()
+	return nil
+}
+
+// Commit writes a group as one pebble batch, committed with pebble.Sync.
+//
+// Invariants:
+//   - Atomicity: the batch holds every event of the group, every stream's new head and the
+//     partition's new next offsets; pebble applies a batch whole or not at all, after a
+//     crash too (a batch is one WAL record).
+//   - Durability (I3): Commit returns only after the WAL is fsynced.
+//   - Heads match the log: a stream's stored head is its committed version, and each
+//     append's Prior.Version must equal it (the running version, for a stream's later
+//     appends in the group). Anything else is the caller's bug: the whole group is refused
+//     (ErrHeadMismatch). The new head is Prior.Advance(recents); for a later append of the
+//     same stream it extends the engine's running head instead, whose recents carry the
+//     positions just given, which the caller cannot know before the commit.
+//   - Offsets are contiguous per topic-partition, from 0; they advance in memory only after
+//     the batch is committed, so readers never see an end offset beyond the visible log.
+//
+// Steps: (1) check each append against the contract and the stored or running head;
+// (2) give each event the next offset of its topic-partition and encode it as a Kafka
+// record; (3) add the heads Prior.Advance(recents) and the next offsets; (4) commit with
+// Sync; (5) publish the next offsets; (6) answer with the positions, in the group's order.
+func (w *writer) Commit(ctx context.Context, group []appender.StreamAppend) ([][]stream.Position, error) {
+	if w.closed.Load() {
+		return nil, appender.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var positions [][]stream.Position
+	err := w.e.use(func(db *pebble.DB) error {
+		b := db.NewBatch()
+		defer func() { _ = b.Close() }()
+		next, pos, err := w.build(db, b, group, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			return fmt.Errorf("embedded: commit partition %d: %w", w.p, err)
+		}
+		w.state.mu.Lock()
+		for topic, n := range next {
+			w.state.next[topic] = n
+		}
+		w.state.mu.Unlock()
+		positions = pos
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return positions, nil
+}
+
+// build adds a group to b and returns the new next offsets and the events' positions.
+func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAppend, now time.Time) (
+	map[string]int64, [][]stream.Position, error) {
+	next := map[string]int64{}
+	heads := make(map[stream.ID]stream.Head, len(group))
+	order := make([]stream.ID, 0, len(group))
+	positions := make([][]stream.Position, len(group))
+	for i := range group {
+		a := &group[i]
+		running, seen := heads[a.Stream]
+		version := running.Version
+		if !seen {
+			stored, err := readHead(db, a.Stream, headVersion)
+			if err != nil {
+				return nil, nil, err
+			}
+			version = stored
+			order = append(order, a.Stream)
+		}
+		if err := w.checkAppend(a, version); err != nil {
+			return nil, nil, err
+		}
+		recents, err := w.addEvents(b, a, next, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		positions[i] = make([]stream.Position, len(recents))
+		for j, r := range recents {
+			positions[i][j] = r.Position
+		}
+		base := a.Prior
+		if seen {
+			base = running // its recents carry the positions just given; the caller's cannot
+		}
+		heads[a.Stream] = base.Advance(recents)
+	}
+	for _, s := range order {
+		var err error
+		if w.val, err = appendHead(w.val[:0], heads[s], w.e.Topic(s.Type), int32(w.p)); err != nil {
+			return nil, nil, fmt.Errorf("head of %s: %w", s, err)
+		}
+		w.key = headKey(w.key[:0], s.Type, s.ID)
+		if err := b.Set(w.key, w.val, nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	for topic, n := range next {
+		if err := b.Set(offsetKey(topic, int32(w.p)), binary.BigEndian.AppendUint64(nil, uint64(n)), nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	return next, positions, nil
+}
+
+// checkAppend checks one append against the Commit contract and the stream's head.
+func (w *writer) checkAppend(a *appender.StreamAppend, current int64) error {
+	s := a.Stream
+	if len(a.Events) == 0 {
+		return fmt.Errorf("%w: append to %s has no events", ErrBadGroup, s)
+	}
+	if err := event.ValidateStreamName(s.Type, s.ID); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadGroup, err)
+	}
+	if p := stream.PartitionFor(s.ID, w.e.cfg.Partitions); p != w.p {
+		return fmt.Errorf("%w: stream %s lives in partition %d, not %d", ErrBadGroup, s, p, w.p)
+	}
+	if a.Prior.Version+int64(len(a.Events)) > event.MaxVersion {
+		return fmt.Errorf("%w: stream %s would pass version %d", ErrBadGroup, s, int64(event.MaxVersion))
+	}
+	if a.Prior.Version != current {
+		return fmt.Errorf("%w: stream %s: prior version %d, stored version %d", ErrHeadMismatch, s, a.Prior.Version, current)
+	}
+	return nil
+}
+
+// addEvents adds an append's events to b at the next offsets of their topic-partition.
+func (w *writer) addEvents(b *pebble.Batch, a *appender.StreamAppend, next map[string]int64, now time.Time) (
+	[]stream.Recent, error) {
+	topic := w.e.Topic(a.Stream.Type)
+	off, ok := next[topic]
+	if !ok {
+		w.state.mu.Lock()
+		off = w.state.next[topic]
+		w.state.mu.Unlock()
+	}
+	recents := make([]stream.Recent, 0, len(a.Events))
+	for j, ev := range a.Events {
+		version := a.Prior.Version + int64(j) + 1
+		if err := checkStamp(ev, a.Stream, version); err != nil {
+			return nil, err
+		}
+		rec, err := eventRecord(ev, now)
+		if err != nil {
+			return nil, err
+		}
+		w.key = eventKey(w.key[:0], topic, int32(w.p), off)
+		w.val = appendRecord(w.val[:0], w.key, &rec)
+		if err := b.Set(w.key, w.val, nil); err != nil {
+			return nil, err
+		}
+		pos := stream.Position{Topic: topic, Partition: int32(w.p), Offset: off}
+		recents = append(recents, stream.Recent{Source: ev.Source(), EventID: ev.ID(), Version: version, Position: pos})
+		off++
+	}
+	next[topic] = off
+	return recents, nil
+}
+
+// checkStamp checks that ev is stamped as event version of stream s.
+func checkStamp(ev *event.Event, s stream.ID, version int64) error {
+	if ev == nil {
+		return fmt.Errorf("%w: %s version %d: nil event", ErrBadGroup, s, version)
+	}
+	v, ok, err := event.AggregateVersion(ev)
+	t, id := event.StreamOf(ev)
+	if err != nil || !ok || v != version || t != s.Type || id != s.ID || event.PartitionKey(ev) != s.ID {
+		return fmt.Errorf("%w: event %s is stamped %s/%s version %d (ok=%t), want %s version %d",
+			ErrBadGroup, ev.ID(), t, id, v, ok, s, version)
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package projection
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strata-platform/strata/pkg/stream"
+)
+
+// IndexKey is the key under which the index projection stores where version v of stream s is.
+func IndexKey(s stream.ID, v int64) string {
+	return "idx:" + s.Type + ":" + s.ID + ":" + strconv.FormatInt(v, 10)
+}
+
+// Index returns the built-in index projection: for every event, version → position, so a
+// stream is read by offsets, never by scanning a partition. Its writes are idempotent.
+func Index(types []string, version int) Projection {
+	return Projection{Name: "index", Version: version, Types: types,
+		Handler: HandlerFunc(func(_ context.Context, tx *Tx, env *Envelope) error {
+			b, _ := json.Marshal(env.Position)
+			tx.Put(IndexKey(env.Stream, env.Version), b)
+			tx.Put("idxhead:"+env.Stream.Type+":"+env.Stream.ID, []byte(strconv.FormatInt(env.Version, 10)))
+			return nil
+		})}
+}
+
+// StatsKey is the key of the event count of one aggregate type's partition.
+func StatsKey(aggType string, partition int32) string {
+	return "count:" + aggType + ":" + strconv.Itoa(int(partition))
+}
+
+// Stats returns the built-in stats projection: event counts per aggregate type and
+// partition (only the owner of a partition writes its key, so counts never race).
+func Stats(types []string, version int) Projection {
+	return Projection{Name: "stats", Version: version, Types: types,
+		Handler: HandlerFunc(func(_ context.Context, tx *Tx, env *Envelope) error {
+			key := StatsKey(env.Stream.Type, env.Position.Partition)
+			raw, _, err := tx.Get(key)
+			if err != nil {
+				return err
+			}
+			n, _ := strconv.ParseInt(string(raw), 10, 64)
+			tx.Put(key, []byte(strconv.FormatInt(n+1, 10)))
+			return nil
+		})}
+}
+
+// Snapshot is an aggregate's state at a version, as the snapshot projection stores it.
+type Snapshot struct {
+	State    json.RawMessage `json:"state"`
+	Version  int64           `json:"version"`
+	Position stream.Position `json:"position"`
+	Time     time.Time       `json:"time"`
+}
+
+// SnapshotKey is the key of an aggregate's newest snapshot.
+func SnapshotKey(s stream.ID) string { return "snap:" + s.Type + ":" + s.ID }
+
+// SnapshotPolicy says when to snapshot: every Every events, or when an event arrives more
+// than Interval after the stream's previous snapshot (by record time). Zero disables one.
+type SnapshotPolicy struct {
+	Every    int64
+	Interval time.Duration
+}
+
+// Snapshots returns the built-in snapshot projection. It keeps each aggregate's current
+// state (folded with the type's reducer) and, when the policy says so, writes
+// {state, version, position} to the read store and, keyed by aggregate id, to the compacted
+// snapshot topic <prefix>.<type>.snapshots (producer may be nil to skip the topic).
+// Snapshot records are idempotent: a redelivered batch writes the same record again.
+func Snapshots(types []string, version int, reducers Reducers, policy SnapshotPolicy, producer *kgo.Client, topicPrefix string) Projection {
+	sp := &snapshotter{reducers: reducers, policy: policy, producer: producer, prefix: topicPrefix}
+	return Projection{Name: "snapshots", Version: version, Types: types, Handler: sp, Flush: sp.flush}
+}
+
+type snapshotter struct {
+	reducers Reducers
+	policy   SnapshotPolicy
+	producer *kgo.Client
+	prefix   string
+
+	mu      sync.Mutex // guards pending (one batch at a time per runner, but be safe)
+	pending []*kgo.Record
+}
+
+func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
+	red, ok := sp.reducers[env.Stream.Type]
+	if !ok {
+		return nil // no reducer: the type gets no snapshots
+	}
+	key := "state:" + env.Stream.Type + ":" + env.Stream.ID
+	var state json.RawMessage
+	applied, err := FoldInto(tx, key, env, func(s json.RawMessage, e *Envelope) (json.RawMessage, error) {
+		out, err := red(s, e)
+		state = out
+		return out, err
+	})
+	if err != nil || !applied {
+		return err
+	}
+	due, err := sp.due(tx, env)
+	if err != nil || !due {
+		return err
+	}
+	snap, _ := json.Marshal(Snapshot{State: state, Version: env.Version, Position: env.Position, Time: env.Time})
+	tx.Put(SnapshotKey(env.Stream), snap)
+	if sp.producer != nil {
+		sp.mu.Lock()
+		sp.pending = append(sp.pending, &kgo.Record{Topic: sp.prefix + "." + env.Stream.Type + ".snapshots",
+			Key: []byte(env.Stream.ID), Value: snap})
+		sp.mu.Unlock()
+	}
+	return nil
+}
+
+// due decides whether env's version gets a snapshot.
+func (sp *snapshotter) due(tx *Tx, env *Envelope) (bool, error) {
+	if sp.policy.Every > 0 && env.Version%sp.policy.Every == 0 {
+		return true, nil
+	}
+	if sp.policy.Interval <= 0 {
+		return false, nil
+	}
+	raw, ok, err := tx.Get(SnapshotKey(env.Stream))
+	if err != nil || !ok {
+		return err == nil && env.Version > 0 && !ok && sp.policy.Every == 0, err
+	}
+	var prev Snapshot
+	if err := json.Unmarshal(raw, &prev); err != nil {
+		return false, fmt.Errorf("snapshot of %s: %w", env.Stream, err)
+	}
+	return env.Time.Sub(prev.Time) >= sp.policy.Interval, nil
+}
+
+// flush produces the batch's snapshot records before the batch commits.
+func (sp *snapshotter) flush(ctx context.Context, _ *Tx) error {
+	sp.mu.Lock()
+	recs := sp.pending
+	sp.pending = nil
+	sp.mu.Unlock()
+	if len(recs) == 0 || sp.producer == nil {
+		return nil
+	}
+	return sp.producer.ProduceSync(ctx, recs...).FirstErr()
+}

@@ -1,0 +1,133 @@
+package projection
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/strata-platform/strata/pkg/event"
+	"github.com/strata-platform/strata/pkg/stream"
+)
+
+// Envelope is one committed event as a projection sees it.
+type Envelope struct {
+	Stream   stream.ID
+	Version  int64
+	Position stream.Position
+	Time     time.Time // the record's timestamp
+	Event    event.Event
+}
+
+// Handler applies events to a read model. Apply is called in log order per partition; it
+// reads and writes through tx, whose writes are committed atomically with the partition's
+// checkpoint after the batch. Apply must be deterministic in the events it is given: after
+// a crash the same events are applied again to the state as it was before the batch.
+type Handler interface {
+	Apply(ctx context.Context, tx *Tx, env *Envelope) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, tx *Tx, env *Envelope) error
+
+// Apply calls f.
+func (f HandlerFunc) Apply(ctx context.Context, tx *Tx, env *Envelope) error { return f(ctx, tx, env) }
+
+// Projection names a read model and what feeds it.
+type Projection struct {
+	Name    string   // keyspace name, e.g. "orders"; [a-z0-9_-]
+	Version int      // bump to rebuild into a fresh keyspace; from 1
+	Types   []string // aggregate types whose events it consumes; empty: every event topic
+	Handler Handler
+	// Flush, if set, runs after a batch's Apply calls and before its commit, with the
+	// batch's transaction: a projection that writes outside the store (the snapshot
+	// topic) does so here, idempotently.
+	Flush func(ctx context.Context, tx *Tx) error
+}
+
+// Validate checks the projection's names.
+func (p Projection) Validate() error {
+	if !nameRe.MatchString(p.Name) {
+		return fmt.Errorf("projection name %q: want %s", p.Name, nameRe)
+	}
+	if p.Version < 1 {
+		return fmt.Errorf("projection %s: version %d: want 1 or more", p.Name, p.Version)
+	}
+	if p.Handler == nil {
+		return fmt.Errorf("projection %s: needs a handler", p.Name)
+	}
+	for _, t := range p.Types {
+		if err := event.ValidateStreamName(t, "x"); err != nil {
+			return fmt.Errorf("projection %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// Keyspace is the namespace of one version of a projection's read model.
+func (p Projection) Keyspace() string { return fmt.Sprintf("%s.v%d", p.Name, p.Version) }
+
+// Tx stages one batch's writes. Reads see the batch's own writes first, then the store.
+// A Tx is used by one goroutine.
+type Tx struct {
+	ctx   context.Context
+	store Reader
+	ns    string
+	puts  map[string][]byte
+	dels  map[string]bool
+	after []func() // run after a successful commit
+}
+
+// Reader is the read side of a Store.
+type Reader interface {
+	Get(ctx context.Context, keyspace, key string) ([]byte, bool, error)
+}
+
+func newTx(ctx context.Context, r Reader, ns string) *Tx {
+	return &Tx{ctx: ctx, store: r, ns: ns, puts: map[string][]byte{}, dels: map[string]bool{}}
+}
+
+// Get returns the value of key in the projection's keyspace as of this batch.
+func (tx *Tx) Get(key string) ([]byte, bool, error) {
+	if v, ok := tx.puts[key]; ok {
+		return v, true, nil
+	}
+	if tx.dels[key] {
+		return nil, false, nil
+	}
+	return tx.store.Get(tx.ctx, tx.ns, key)
+}
+
+// Put stages a write.
+func (tx *Tx) Put(key string, value []byte) {
+	delete(tx.dels, key)
+	tx.puts[key] = value
+}
+
+// Delete stages a deletion.
+func (tx *Tx) Delete(key string) {
+	delete(tx.puts, key)
+	tx.dels[key] = true
+}
+
+// AfterCommit registers f to run once the batch is committed.
+func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
+
+// Writes returns the staged writes, sorted by key (for deterministic commits).
+func (tx *Tx) writes() (puts []KV, dels []string) {
+	for k, v := range tx.puts {
+		puts = append(puts, KV{k, v})
+	}
+	for k := range tx.dels {
+		dels = append(dels, k)
+	}
+	sort.Slice(puts, func(i, j int) bool { return puts[i].Key < puts[j].Key })
+	sort.Strings(dels)
+	return puts, dels
+}
+
+// KV is one staged write.
+type KV struct {
+	Key   string
+	Value []byte
+}
