@@ -3,11 +3,15 @@ package projection
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/strata-platform/strata/pkg/stream"
@@ -72,7 +76,8 @@ type SnapshotPolicy struct {
 // Snapshots returns the built-in snapshot projection. It keeps each aggregate's current
 // state (folded with the type's reducer) and, when the policy says so, writes
 // {state, version, position} to the read store and, keyed by aggregate id, to the compacted
-// snapshot topic <prefix>.<type>.snapshots (producer may be nil to skip the topic).
+// snapshot topic <prefix>.<type>.snapshots (producer may be nil to skip the topic). The
+// producer must use kgo.ManualPartitioner: a snapshot goes to its aggregate's partition.
 // Snapshot records are idempotent: a redelivered batch writes the same record again.
 func Snapshots(types []string, version int, reducers Reducers, policy SnapshotPolicy, producer *kgo.Client, topicPrefix string) Projection {
 	sp := &snapshotter{reducers: reducers, policy: policy, producer: producer, prefix: topicPrefix}
@@ -85,8 +90,44 @@ type snapshotter struct {
 	producer *kgo.Client
 	prefix   string
 
-	mu      sync.Mutex // guards pending (one batch at a time per runner, but be safe)
+	mu      sync.Mutex // guards pending and topics
 	pending []*kgo.Record
+	topics  map[string]bool // snapshot topics known to exist
+}
+
+// SnapshotTopic is the compacted topic of an aggregate type's snapshots.
+func SnapshotTopic(prefix, aggType string) string { return prefix + "." + aggType + ".snapshots" }
+
+// ensureTopic creates a snapshot topic, compacted, with its event topic's partition count.
+func (sp *snapshotter) ensureTopic(ctx context.Context, topic, eventTopic string) error {
+	sp.mu.Lock()
+	known := sp.topics[topic]
+	sp.mu.Unlock()
+	if known {
+		return nil
+	}
+	adm := kadm.NewClient(sp.producer)
+	details, err := adm.ListTopics(ctx, eventTopic, topic)
+	if err != nil {
+		return err
+	}
+	if !details.Has(topic) {
+		parts := int32(len(details[eventTopic].Partitions))
+		resp, err := adm.CreateTopic(ctx, max(parts, 1), -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create %s: %w", topic, err)
+		}
+	}
+	sp.mu.Lock()
+	if sp.topics == nil {
+		sp.topics = map[string]bool{}
+	}
+	sp.topics[topic] = true
+	sp.mu.Unlock()
+	return nil
 }
 
 func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
@@ -112,8 +153,8 @@ func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 	tx.Put(SnapshotKey(env.Stream), snap)
 	if sp.producer != nil {
 		sp.mu.Lock()
-		sp.pending = append(sp.pending, &kgo.Record{Topic: sp.prefix + "." + env.Stream.Type + ".snapshots",
-			Key: []byte(env.Stream.ID), Value: snap})
+		sp.pending = append(sp.pending, &kgo.Record{Topic: SnapshotTopic(sp.prefix, env.Stream.Type),
+			Key: []byte(env.Stream.ID), Value: snap, Partition: env.Position.Partition})
 		sp.mu.Unlock()
 	}
 	return nil
@@ -146,6 +187,12 @@ func (sp *snapshotter) flush(ctx context.Context, _ *Tx) error {
 	sp.mu.Unlock()
 	if len(recs) == 0 || sp.producer == nil {
 		return nil
+	}
+	for _, r := range recs {
+		evTopic := strings.TrimSuffix(r.Topic, ".snapshots") + ".events"
+		if err := sp.ensureTopic(ctx, r.Topic, evTopic); err != nil {
+			return err
+		}
 	}
 	return sp.producer.ProduceSync(ctx, recs...).FirstErr()
 }

@@ -18,12 +18,15 @@ import (
 
 // Config configures a Runtime.
 type Config struct {
-	Kafka       []string    // seed brokers
-	Group       string      // consumer group prefix; each projection version is its own group
-	TopicPrefix string      // event topics are <prefix>.<type>.events; default "strata"
-	MaxBatch    int         // records per poll; default 1000
-	Logger      *zap.Logger // default: nop
-	Metrics     *Metrics    // default: none
+	Kafka       []string // seed brokers
+	Group       string   // consumer group prefix; each projection version is its own group
+	TopicPrefix string   // event topics are <prefix>.<type>.events; default "strata"
+	MaxBatch    int      // records per poll; default 1000
+	// SessionTimeout is how long the group waits for a silent member before giving its
+	// partitions to others; default 10s (the broker's minimum is usually 6s).
+	SessionTimeout time.Duration
+	Logger         *zap.Logger // default: nop
+	Metrics        *Metrics    // default: none
 }
 
 func (c Config) withDefaults() Config {
@@ -38,6 +41,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 10 * time.Second
 	}
 	return c
 }
@@ -101,6 +107,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	cl, err := kgo.NewClient(append(r.topicOpts(),
 		kgo.SeedBrokers(r.cfg.Kafka...),
 		kgo.ConsumerGroup(r.GroupID()),
+		kgo.SessionTimeout(r.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(r.cfg.SessionTimeout/5),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(), // so checkpoints move past transaction markers, to the LSO
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
