@@ -135,6 +135,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 		err := r.process(ctx, fs)
+		if ctx.Err() != nil {
+			cl.AllowRebalance()
+			return nil // stopping: an interrupted batch was not committed and will be redone
+		}
 		if errors.Is(err, ErrStaleCheckpoint) {
 			r.cfg.Logger.Warn("checkpoint moved under us; resyncing", zap.Error(err))
 			err = r.resync(ctx, cl)

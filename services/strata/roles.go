@@ -74,17 +74,6 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-func runProjector(_ context.Context, args []string, _, stderr io.Writer) error {
-	var cfg distributed
-	fs := newFlagSet("projector", stderr)
-	cfg.register(fs)
-	fs.String("metrics", "127.0.0.1:8421", "metrics and health listen address")
-	if err := parse(fs, args, &cfg); err != nil {
-		return err
-	}
-	return errNotBuilt
-}
-
 func runReplay(_ context.Context, args []string, _, stderr io.Writer) error {
 	var cfg distributed
 	fs := newFlagSet("replay", stderr)
