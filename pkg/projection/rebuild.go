@@ -20,6 +20,10 @@ import (
 // (so a reader sees either the old model or the complete new one, never a half-built
 // model), then drops the old keyspace. Progress is reported through onProgress (may be nil)
 // about twice a second until the switch. Serve returns when ctx ends or the runner fails.
+//
+// The old keyspace is dropped Config.DropGrace after the switch, so that a reader that resolved
+// the old version just before the switch finishes its read on complete data; readers that
+// must never mix versions use ReadActive, which re-checks the version after reading.
 func Serve(ctx context.Context, cfg Config, store *RedisStore, adm *kadm.Client, proj Projection, onProgress func(Progress)) error {
 	r, err := NewRunner(cfg, proj, store)
 	if err != nil {
@@ -80,11 +84,39 @@ func activate(ctx context.Context, cfg Config, store *RedisStore, adm *kadm.Clie
 	if active == 0 {
 		return nil
 	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(cfg.DropGrace):
+	}
 	old := Projection{Name: proj.Name, Version: active}
 	if err := store.DropKeyspace(ctx, old.Keyspace()); err != nil {
 		return fmt.Errorf("projection %s: drop version %d: %w", proj.Name, active, err)
 	}
 	return nil
+}
+
+// ReadActive calls read with the active keyspace of a projection and returns its result
+// only if the active version did not change during the read; otherwise it reads again.
+// With Config.DropGrace longer than one read, a reader never sees a half-built or half-dropped
+// model.
+func ReadActive(ctx context.Context, store *RedisStore, name string, read func(keyspace string) error) error {
+	for {
+		before, err := store.Active(ctx, name)
+		if err != nil {
+			return err
+		}
+		if before == 0 {
+			return read("")
+		}
+		if err := read(Projection{Name: name, Version: before}.Keyspace()); err != nil {
+			return err
+		}
+		after, err := store.Active(ctx, name)
+		if err != nil || after == before {
+			return err
+		}
+	}
 }
 
 // ActiveKeyspace returns the keyspace readers of a projection should read now, or "" when

@@ -25,6 +25,9 @@ type Config struct {
 	// SessionTimeout is how long the group waits for a silent member before giving its
 	// partitions to others; default 10s (the broker's minimum is usually 6s).
 	SessionTimeout time.Duration
+	// DropGrace is how long an old version's keyspace outlives the switch to a rebuilt
+	// version, for readers still reading it; default 5s.
+	DropGrace time.Duration
 	Logger         *zap.Logger // default: nop
 	Metrics        *Metrics    // default: none
 }
@@ -41,6 +44,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.DropGrace == 0 {
+		c.DropGrace = 5 * time.Second
 	}
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 10 * time.Second
