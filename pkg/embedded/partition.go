@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/types"
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/strata-platform/strata/pkg/appender"
@@ -220,7 +221,7 @@ func (w *writer) addEvents(b *pebble.Batch, a *appender.StreamAppend, next map[s
 		if err := checkStamp(ev, a.Stream, version); err != nil {
 			return nil, err
 		}
-		rec, err := eventRecord(ev, now)
+		rec, err := eventRecord(ev, a.Stream.ID, now)
 		if err != nil {
 			return nil, err
 		}
@@ -237,16 +238,20 @@ func (w *writer) addEvents(b *pebble.Batch, a *appender.StreamAppend, next map[s
 	return recents, nil
 }
 
-// checkStamp checks that ev is stamped as event version of stream s.
+// checkStamp checks that ev is stamped as event version of stream s. It reads the
+// extensions once: sdk-go copies the map on every Extensions call.
 func checkStamp(ev *event.Event, s stream.ID, version int64) error {
 	if ev == nil {
 		return fmt.Errorf("%w: %s version %d: nil event", ErrBadGroup, s, version)
 	}
-	v, ok, err := event.AggregateVersion(ev)
-	t, id := event.StreamOf(ev)
-	if err != nil || !ok || v != version || t != s.Type || id != s.ID || event.PartitionKey(ev) != s.ID {
-		return fmt.Errorf("%w: event %s is stamped %s/%s version %d (ok=%t), want %s version %d",
-			ErrBadGroup, ev.ID(), t, id, v, ok, s, version)
+	ext := ev.Extensions()
+	t, _ := types.ToString(ext[event.ExtAggregateType])
+	id, _ := types.ToString(ext[event.ExtAggregateID])
+	key, _ := types.ToString(ext[event.ExtPartitionKey])
+	v, err := types.ToInteger(ext[event.ExtAggregateVersion])
+	if err != nil || int64(v) != version || t != s.Type || id != s.ID || key != s.ID {
+		return fmt.Errorf("%w: event %s is stamped %s/%s version %v, want %s version %d",
+			ErrBadGroup, ev.ID(), t, id, ext[event.ExtAggregateVersion], s, version)
 	}
 	return nil
 }

@@ -120,7 +120,7 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || (n > 1 && d.b[n-1] == 0) { // overflow, truncated, or not the shortest form
 		d.err = fmt.Errorf("bad length at %d bytes from the end", len(d.b))
 		return 0
 	}
@@ -142,9 +142,9 @@ func (d *decoder) bytes() []byte {
 	return v
 }
 
-// eventRecord turns a stamped event into its Kafka record (structured mode). The record
-// timestamp is the event's time, or now when the event has none.
-func eventRecord(e *event.Event, now time.Time) (kafkaRecord, error) {
+// eventRecord turns a stamped event of aggregate aggID into its Kafka record (structured
+// mode). The record timestamp is the event's time, or now when the event has none.
+func eventRecord(e *event.Event, aggID string, now time.Time) (kafkaRecord, error) {
 	value, err := e.MarshalJSON()
 	if err != nil {
 		return kafkaRecord{}, fmt.Errorf("encode event %s: %w", e.ID(), err)
@@ -155,7 +155,7 @@ func eventRecord(e *event.Event, now time.Time) (kafkaRecord, error) {
 	}
 	return kafkaRecord{
 		Timestamp: ts.UnixMilli(),
-		Key:       []byte(event.AggregateID(e)),
+		Key:       []byte(aggID),
 		Headers:   []recordHeader{{Name: headerContentType, Value: []byte(contentTypeCE)}},
 		Value:     value,
 	}, nil

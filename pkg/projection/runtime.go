@@ -28,8 +28,8 @@ type Config struct {
 	// DropGrace is how long an old version's keyspace outlives the switch to a rebuilt
 	// version, for readers still reading it; default 5s.
 	DropGrace time.Duration
-	Logger         *zap.Logger // default: nop
-	Metrics        *Metrics    // default: none
+	Logger    *zap.Logger // default: nop
+	Metrics   *Metrics    // default: none
 }
 
 func (c Config) withDefaults() Config {
