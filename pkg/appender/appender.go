@@ -20,6 +20,7 @@ type Config struct {
 	QueueDepth      int           // appends waiting per partition before Append blocks; default 4096
 	HeadCacheSize   int           // heads cached per partition; default 100,000 (then the cache is reset)
 	OpenTimeout     time.Duration // per partition; default 60s
+	Limits          event.Limits  // bounds of each event; zero fields take event.DefaultLimits
 	Logger          *zap.Logger   // default: no logging
 	Metrics         *Metrics      // default: none
 }
@@ -111,7 +112,7 @@ func (a *Appender) Partitions() int { return a.store.Partitions() }
 // *event.ValidationError for events with bad Strata extensions, or ctx's error. After a ctx
 // error the append may still commit; retrying it with the same event ids is safe (I4).
 func (a *Appender) Append(ctx context.Context, req Request) (Result, error) {
-	if err := checkRequest(req); err != nil {
+	if err := checkRequest(req, a.cfg.Limits); err != nil {
 		return Result{}, err
 	}
 	op := &op{req: req, done: make(chan struct{}), start: time.Now()}
@@ -178,9 +179,10 @@ func (a *Appender) Close() error {
 	return errors.Join(errs...)
 }
 
-// checkRequest validates what the pipeline relies on: a valid stream name, 1+ events whose
-// Strata extensions (where present) name the stream, and no (source, id) twice.
-func checkRequest(req Request) error {
+// checkRequest validates what the pipeline relies on: a valid stream name, 1+ valid
+// CloudEvents within limits whose Strata extensions (where present) name the stream, and no
+// (source, id) twice. A refused append never joins a group, so it affects no other.
+func checkRequest(req Request, limits event.Limits) error {
 	if err := event.ValidateStreamName(req.Stream.Type, req.Stream.ID); err != nil {
 		return err
 	}
@@ -189,6 +191,9 @@ func checkRequest(req Request) error {
 	}
 	seen := make(map[[2]string]bool, len(req.Events))
 	for _, e := range req.Events {
+		if err := event.Validate(e, limits); err != nil {
+			return err
+		}
 		if err := event.CheckStream(e, req.Stream.Type, req.Stream.ID); err != nil {
 			return err
 		}

@@ -190,6 +190,12 @@ func (w *writer) admit(ctx context.Context, g *group, o *op) {
 		return
 	}
 	if err := stream.Check(s, o.req.Expected, head.Version); err != nil {
+		if _, pending := g.slots[s]; pending {
+			// The running head includes appends not committed yet: if their commit fails,
+			// this conflict would name a version the stream never had. Decide after it.
+			g.dups = append(g.dups, o)
+			return
+		}
 		w.cfg.Metrics.incConflict()
 		o.finish(Result{}, err)
 		return
@@ -292,6 +298,7 @@ func (w *writer) recover(ctx context.Context, g *group) {
 		if !found && err == nil {
 			err = fmt.Errorf("%w: the commit was aborted", ErrUnavailable)
 		}
+		res.Duplicate = false // this append's own commit, learned from the log
 		o.finish(res, err)
 	}
 }
@@ -311,10 +318,23 @@ func (w *writer) answerDuplicates(ctx context.Context, g *group) {
 		}
 		res, found, err := retryOutcome(head, o.req.Events)
 		if !found && err == nil {
-			err = fmt.Errorf("%w: the append it retried was not committed", ErrUnavailable)
+			err = w.deferredOutcome(o, head)
 		}
 		o.finish(res, err)
 	}
+}
+
+// deferredOutcome answers an op that waited for this round's commit and is not a retry of
+// a committed append: its expectation, checked against the committed head, failed while
+// the group was pending. If it still fails it is a conflict; if the pending appends did
+// not commit it may have passed, so it is refused as unavailable (nothing was written by
+// it; retrying is safe).
+func (w *writer) deferredOutcome(o *op, head stream.Head) error {
+	if err := stream.Check(o.req.Stream, o.req.Expected, head.Version); err != nil {
+		w.cfg.Metrics.incConflict()
+		return err
+	}
+	return fmt.Errorf("%w: the appends it was checked against were not committed; retry", ErrUnavailable)
 }
 
 func backoff(attempt int) time.Duration {

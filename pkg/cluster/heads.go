@@ -161,7 +161,8 @@ func scriptErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
+	// Redis may prefix a script's error reply with "ERR ".
+	msg := strings.TrimPrefix(err.Error(), "ERR ")
 	switch {
 	case strings.HasPrefix(msg, "STRATA_GENERATION"):
 		return errGeneration

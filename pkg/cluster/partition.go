@@ -85,8 +85,32 @@ func (pt *partition) Close() error {
 	return nil
 }
 
+// Head reads a stream's head from Redis, first catching the heads up with the log if a
+// write of heads failed after a commit: a head read while Redis lags the log would let a
+// stale expectation pass.
 func (pt *partition) Head(ctx context.Context, s stream.ID) (stream.Head, error) {
+	if err := pt.ensureHeads(ctx); err != nil {
+		return stream.Head{}, err
+	}
 	return pt.s.heads.get(ctx, s)
+}
+
+// ensureHeads makes the heads in Redis reflect the log again after a failed heads write.
+// If Redis lost its generation (flushed, restarted empty), the partition is opened anew:
+// a new generation, a new owner epoch and a rebuild of the heads from the log (I7).
+func (pt *partition) ensureHeads(ctx context.Context) error {
+	if !pt.dirty {
+		return nil
+	}
+	err := pt.catchUp(ctx)
+	if errors.Is(err, errGeneration) {
+		pt.log.Warn("redis lost the heads (generation changed); rebuilding from the log")
+		err = pt.open(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", appender.ErrUnavailable, err)
+	}
+	return nil
 }
 
 // Recover re-opens the producer (fencing our own open transaction, if any) and catches the
@@ -95,10 +119,8 @@ func (pt *partition) Recover(ctx context.Context) error { return pt.open(ctx) }
 
 // Commit writes the group in one Kafka transaction, then the heads in one Redis script.
 func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) ([][]stream.Position, error) {
-	if pt.dirty {
-		if err := pt.catchUp(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %v", appender.ErrUnavailable, err)
-		}
+	if err := pt.ensureHeads(ctx); err != nil {
+		return nil, err
 	}
 	records, err := pt.records(ctx, group)
 	if err != nil {
@@ -120,9 +142,13 @@ func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) 
 	}
 	positions, ups, ckpt := pt.outcome(group, records)
 	if err := pt.s.heads.apply(ctx, pt.p, pt.gen, pt.epoch, ups, ckpt); err != nil {
-		// The events are committed; the heads will be rebuilt from the log.
-		pt.log.Warn("heads not written after commit; will catch up", zap.Error(err))
+		// The events are committed and the answer stands; heal the heads from the log now
+		// (best effort: if Redis is still away, the next Head or Commit tries again).
+		pt.log.Warn("heads not written after commit; catching up from the log", zap.Error(err))
 		pt.dirty = true
+		if err := pt.ensureHeads(ctx); err != nil {
+			pt.log.Warn("catch-up after a failed heads write failed; will retry", zap.Error(err))
+		}
 	}
 	return positions, nil
 }
@@ -189,7 +215,7 @@ func (pt *partition) catchUp(ctx context.Context) error {
 		n += c
 	}
 	pt.dirty = false
-	pt.log.Debug("caught up", zap.Int("events", n), zap.Duration("took", time.Since(start)))
+	pt.log.Debug("caught up", zap.Int("events", n), zap.Strings("topics", topics), zap.Any("from", ckpt), zap.Duration("took", time.Since(start)))
 	return nil
 }
 
@@ -212,7 +238,7 @@ func (pt *partition) catchUpTopic(ctx context.Context, topic string, from int64)
 		err = app.flush(ctx)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%w: catch up %s/%d: %v", appender.ErrUnavailable, topic, pt.p, err)
+		return 0, fmt.Errorf("%w: catch up %s/%d: %w", appender.ErrUnavailable, topic, pt.p, err)
 	}
 	return app.n, nil
 }

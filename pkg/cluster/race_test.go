@@ -801,14 +801,11 @@ func TestStreamModel(t *testing.T) {
 // TestStore_RaceUnderFencing races clients on a few streams while another producer keeps
 // fencing the partition's transactional id, so that group commits fail and are recovered.
 //
-// It fails today: writer.admit (pkg/appender/writer.go) answers a conflict against the
-// group's running head, which includes appends of the same group that are not committed
-// yet; when that commit is then aborted, the conflict carried a version the stream never
-// had (and the append should have passed). Set STRATA_FENCE=1 to run it.
+// It caught a real bug: the writer answered a conflict against the group's running head,
+// which included appends of the same group not committed yet; when that commit was
+// aborted, the conflict carried a version the stream never had. Conflicts against pending
+// appends are now decided after the commit (writer.deferredOutcome).
 func TestStore_RaceUnderFencing(t *testing.T) {
-	if os.Getenv("STRATA_FENCE") == "" {
-		t.Skip("known failure (conflict answered against an uncommitted head, appender/writer.go admit); set STRATA_FENCE=1")
-	}
 	seed := raceSeed(t)
 	cfg := testConfig(t)
 	cfg.Partitions = 1

@@ -82,7 +82,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	admin, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka...))
+	// Admin metadata is cached for MetadataMinAge: keep it short, a catch-up must see
+	// event topics created a moment ago (by this instance or another).
+	admin, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka...), kgo.MetadataMinAge(100*time.Millisecond))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: kafka client: %w", err)
 	}
@@ -194,9 +196,18 @@ func (s *Store) eventTopics(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	seen := map[string]bool{}
 	var out []string
 	for _, t := range details.Names() {
 		if s.isEventTopic(t) {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t := range s.topics { // created here, maybe not in the metadata yet
+		if !seen[t] {
 			out = append(out, t)
 		}
 	}
