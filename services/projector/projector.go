@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,7 +96,32 @@ func Run(ctx context.Context, cfg Config, extra []projection.Projection, reg *pr
 		return err
 	}
 	defer stopHTTP()
-	return runAll(ctx, pcfg, store, kadm.NewClient(cl), projs, st)
+	adm := kadm.NewClient(cl)
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() { defer close(lagDone); st.watchLag(lagCtx, adm, store, pcfg, projs) }()
+	defer func() { stopLag(); <-lagDone }()
+	return runAll(ctx, pcfg, store, adm, projs, st)
+}
+
+// watchLag publishes every projection's lag per partition every few seconds.
+func (st *status) watchLag(ctx context.Context, adm *kadm.Client, store *projection.RedisStore, pcfg projection.Config, projs []projection.Projection) {
+	for {
+		for _, p := range projs {
+			pr, err := projection.Measure(ctx, adm, store, pcfg, p)
+			if err != nil {
+				continue
+			}
+			for _, pp := range pr.Partitions {
+				st.lag.WithLabelValues(p.Keyspace(), pp.Topic, fmt.Sprint(pp.Partition)).Set(float64(pp.Lag()))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
 
 func builtins(cfg Config, producer *kgo.Client) []projection.Projection {
@@ -142,17 +166,20 @@ type status struct {
 	mu       sync.Mutex // guards fraction
 	fraction map[string]float64
 	gauge    *prometheus.GaugeVec
-	ready    atomic.Bool
+	lag      *prometheus.GaugeVec
 }
 
 func newStatus(projs []projection.Projection, reg *prometheus.Registry) *status {
 	st := &status{fraction: map[string]float64{}, gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "strata_projection_progress", Help: "Share of the log a (re)building projection has read, 0..1."}, []string{"projection"})}
+		Name: "strata_projection_progress", Help: "Share of the log a (re)building projection has read, 0..1."}, []string{"projection"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "strata_projection_lag_offsets", Help: "Offsets between a projection's checkpoint and the last stable offset."},
+			[]string{"projection", "topic", "partition"})}
 	for _, p := range projs {
 		st.fraction[p.Name] = 0
 	}
 	if reg != nil {
-		reg.MustRegister(st.gauge)
+		reg.MustRegister(st.gauge, st.lag)
 	}
 	return st
 }
