@@ -115,6 +115,10 @@ func (e *Engine) open() error {
 		if pebble.IsCorruptionError(err) {
 			return fmt.Errorf("%w (%s), refusing to open it: %w", ErrStoreCorrupt, e.cfg.Dir, err)
 		}
+		if errors.Is(err, pebble.ErrDBDoesNotExist) {
+			return fmt.Errorf("%w: %s holds pebble files but no database (its manifest is missing); "+
+				"refusing to create a new one over them", ErrNotStore, dir)
+		}
 		return fmt.Errorf("embedded: open data folder %s: %w", e.cfg.Dir, err)
 	}
 	e.db = db

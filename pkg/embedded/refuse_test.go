@@ -3,6 +3,8 @@ package embedded
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -158,4 +160,25 @@ func TestConfig_Validate(t *testing.T) {
 			t.Errorf("Validate(%+v) = %v", tt.cfg, err)
 		}
 	}
+}
+
+// TestOpen_ManifestMissing: a pebble folder whose manifest is gone is refused, not
+// recreated empty over the remains.
+func TestOpen_ManifestMissing(t *testing.T) {
+	dir := t.TempDir()
+	e := openTest(t, dir, testPartitions)
+	commitWorkload(t, e)
+	_ = e.Close()
+	markers, err := filepath.Glob(filepath.Join(dir, pebbleSubdir, "marker.manifest.*"))
+	if err != nil || len(markers) != 1 {
+		t.Fatalf("manifest markers %v, %v", markers, err)
+	}
+	if err := os.Remove(markers[0]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(Config{Dir: dir, Partitions: testPartitions})
+	if !errors.Is(err, ErrNotStore) {
+		t.Fatalf("Open without a manifest: %v, want ErrNotStore", err)
+	}
+	t.Log(err)
 }
