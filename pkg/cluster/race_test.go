@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,21 +29,6 @@ import (
 // the history two ways: the log, read back with a plain franz-go consumer (I1, whole
 // appends, every acknowledged append where its answer says), and the answers, checked for
 // per-stream linearizability with porcupine (I2).
-
-// raceSeed returns STRATA_SEED when set, else a fresh seed, and logs it.
-func raceSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("STRATA_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("STRATA_SEED: %v", err)
-		}
-		seed = n
-	}
-	t.Logf("seed %d (set STRATA_SEED to repeat)", seed)
-	return seed
-}
 
 // raceEvent returns a fresh, unstamped event. Retries build new events with the same ids,
 // as a client resending a request would.
@@ -224,7 +208,7 @@ func TestStore_RaceLinearizable(t *testing.T) {
 		streams = 100
 		appends = 3000
 	)
-	seed := raceSeed(t)
+	seed := testrig.Seed(t)
 	cfg := testConfig(t)
 	types := []string{"order", "customer", "invoice"}
 	for _, typ := range types {
@@ -627,7 +611,7 @@ func TestStore_RetryAfterTimeout(t *testing.T) {
 		perClient = 25
 		streams   = 24
 	)
-	seed := raceSeed(t)
+	seed := testrig.Seed(t)
 	cfg := testConfig(t)
 	types := []string{"order", "customer"}
 	for _, typ := range types {
@@ -806,7 +790,7 @@ func TestStreamModel(t *testing.T) {
 // aborted, the conflict carried a version the stream never had. Conflicts against pending
 // appends are now decided after the commit (writer.deferredOutcome).
 func TestStore_RaceUnderFencing(t *testing.T) {
-	seed := raceSeed(t)
+	seed := testrig.Seed(t)
 	cfg := testConfig(t)
 	cfg.Partitions = 1
 	t.Cleanup(func() { testrig.DeleteTopic(t, cfg.TopicPrefix+".order.events") })

@@ -47,7 +47,7 @@ func testPythonReadsGo(t *testing.T, seeds []string, python string) {
 	const n = 1200
 	topic := testrig.Name(t, "eventkafka")
 	testrig.CreateTopic(t, topic, 4, nil)
-	want, recs := encodeAll(t, newWorkload(testSeed(t), 60), n, topic)
+	want, recs := encodeAll(t, newWorkload(testrig.Seed(t), 60), n, topic)
 	produceAll(t, seeds, recs)
 	start := time.Now()
 	got := runInterop(t, python, "read", "--bootstrap", strings.Join(seeds, ","), "--topic", topic, "--count", strconv.Itoa(n))
@@ -166,7 +166,7 @@ func testGoReadsPython(t *testing.T, seeds []string, python string) {
 	const partitions = 4
 	topic := testrig.Name(t, "eventkafka")
 	testrig.CreateTopic(t, topic, partitions, nil)
-	seed := testSeed(t) % (1 << 31)
+	seed := testrig.Seed(t) % (1 << 31)
 	start := time.Now()
 	wrote := runInterop(t, python, "write", "--bootstrap", strings.Join(seeds, ","), "--topic", topic,
 		"--count", strconv.Itoa(n), "--seed", strconv.FormatUint(seed, 10))

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,22 +14,6 @@ import (
 	"github.com/strata-platform/strata/pkg/eventkafka"
 	"github.com/strata-platform/strata/pkg/testrig"
 )
-
-// testSeed returns STRATA_SEED when set, else a fresh seed; the test logs it so a failing
-// run can be repeated.
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("STRATA_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("STRATA_SEED: %v", err)
-		}
-		seed = n
-	}
-	t.Logf("seed %d (set STRATA_SEED to repeat)", seed)
-	return seed
-}
 
 // encoded is a generated event and the record Encode made of it, kept apart from the
 // record handed to the producer.
@@ -126,7 +108,7 @@ func TestKafka_RoundTrip10k(t *testing.T) {
 	topic := testrig.Name(t, "eventkafka")
 	testrig.CreateTopic(t, topic, 4, nil)
 	start := time.Now()
-	want, recs := encodeAll(t, newWorkload(testSeed(t), 300), n, topic)
+	want, recs := encodeAll(t, newWorkload(testrig.Seed(t), 300), n, topic)
 	t.Logf("generated and encoded %d events in %v", n, time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 	produceAll(t, seeds, recs)

@@ -82,8 +82,7 @@ func (e *env) produceCorpus(t *testing.T, aggType string, n, streams int, seed u
 func TestHeavy_SnapshotPlusTail(t *testing.T) {
 	heavy(t)
 	e := newEnv(t)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testrig.Seed(t)
 	counts := e.produceCorpus(t, "order", 100_000, 2_000, seed)
 	snaps := Snapshots([]string{"order"}, 1, Reducers{"order": MergePatch}, SnapshotPolicy{Every: 16}, nil, e.cfg.TopicPrefix)
 	defer runFor(t, e, snaps)()

@@ -3,6 +3,7 @@ package projection
 import (
 	"context"
 	"fmt"
+	"github.com/strata-platform/strata/pkg/testrig"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -69,8 +70,7 @@ func slowTally(s tally, env *Envelope) (tally, error) {
 // aborted applied.
 func TestProjector_KillNine(t *testing.T) {
 	e := newEnv(t)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testrig.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 2))
 	counts := e.appendEvents(t, 200, 30, seed) // creates the topic
 	var mu sync.Mutex

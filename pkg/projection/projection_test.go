@@ -3,7 +3,7 @@ package projection
 import (
 	"context"
 	"encoding/json"
-	"math/rand/v2"
+	"github.com/strata-platform/strata/pkg/testrig"
 	"strconv"
 	"testing"
 	"time"
@@ -38,8 +38,7 @@ func tallyFold(s tally, env *Envelope) (tally, error) {
 // read model with a fold of the log computed here, independently.
 func TestProjections_MatchFoldOfLog(t *testing.T) {
 	e := newEnv(t)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testrig.Seed(t)
 	counts := e.appendEvents(t, 1500, 40, seed)
 	e.abortedTransaction(t, "order")
 	for s, n := range e.appendEvents(t, 300, 40, seed+1) {

@@ -2,7 +2,7 @@ package projection
 
 import (
 	"context"
-	"math/rand/v2"
+	"github.com/strata-platform/strata/pkg/testrig"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,8 +41,7 @@ func (e *env) total(t *testing.T) (int64, string) {
 func rebuildTest(t *testing.T, events int, grace time.Duration) {
 	e := newEnv(t)
 	e.cfg.DropGrace = grace
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testrig.Seed(t)
 	e.produceCorpus(t, "order", events, 1000, seed)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -225,4 +226,20 @@ func DeleteTopic(t testing.TB, topic string) {
 	if _, err := kadm.NewClient(cl).DeleteTopics(ctx, topic); err != nil {
 		t.Logf("delete topic %s: %v", topic, err)
 	}
+}
+
+// Seed returns STRATA_SEED when it is set, else a fresh seed, and logs it so that a failing
+// randomised test can be repeated.
+func Seed(t testing.TB) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("STRATA_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("STRATA_SEED: %v", err)
+		}
+		seed = n
+	}
+	t.Logf("seed %d (set STRATA_SEED to repeat)", seed)
+	return seed
 }
