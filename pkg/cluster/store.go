@@ -155,6 +155,11 @@ func (s *Store) checkTopics(ctx context.Context) error {
 	return nil
 }
 
+// EnsureTopic creates the event topic of a type if it does not exist.
+func (s *Store) EnsureTopic(ctx context.Context, aggType string) error {
+	return s.ensureTopic(ctx, s.Topic(aggType))
+}
+
 // ensureTopic creates the event topic of a type if it does not exist.
 func (s *Store) ensureTopic(ctx context.Context, topic string) error {
 	s.mu.Lock()
