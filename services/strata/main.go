@@ -37,6 +37,7 @@ func subcommands() []subcommand {
 		{"command", "run the command API (appends, reads) on Kafka + Redis", runCommand},
 		{"projector", "run projector workers on Kafka + Redis", runProjector},
 		{"replay", "replay a topic into a file or a sandbox projection", runReplay},
+		{"verify", "check every stored event of a strata dev data folder", runVerify},
 		{"export", "copy an embedded store into Kafka topics and Redis heads (resumable)", runExport},
 		{"health", "probe a Strata health endpoint (for container health checks)", runHealth},
 		{"version", "print the version", runVersion},
