@@ -147,10 +147,17 @@ func TestStore_RedisFlushedWhileRunning(t *testing.T) {
 	}
 	// One more append per stream makes every owner notice and rebuild; then Redis agrees.
 	for _, sid := range streams {
-		if _, err := a.Append(ctx, appender.Request{Stream: sid, Expected: stream.ExactVersion(4), Events: []*event.Event{ev(sid.ID + "-last")}}); err != nil {
+		_, err := a.Append(ctx, appender.Request{Stream: sid, Expected: stream.ExactVersion(4), Events: []*event.Event{ev(sid.ID + "-last")}})
+		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := s.heads.get(ctx, sid)
+		// Heads are written after the answer, in the background: poll.
+		var h stream.Head
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if h, err = s.heads.get(ctx, sid); err == nil && h.Version == 5 {
+				break
+			}
+		}
 		if err != nil || h.Version != 5 {
 			t.Fatalf("%s: redis head after rebuild = %+v, %v", sid, h, err)
 		}

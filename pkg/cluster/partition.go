@@ -29,6 +29,20 @@ type partition struct {
 	epoch int64
 	dirty bool // heads in Redis may lag the log: catch up before the next commit
 	log   *zap.Logger
+
+	// headsDone receives the outcome of the heads write started after the last commit, or
+	// is nil when none is in flight. That write runs in its own goroutine while the
+	// pipeline answers the appends and gathers the next group; it has the partition to
+	// itself, because every method below waits for it first (settle).
+	headsDone chan struct{}
+}
+
+// settle waits for the heads write in flight, if any.
+func (pt *partition) settle() {
+	if pt.headsDone != nil {
+		<-pt.headsDone
+		pt.headsDone = nil
+	}
 }
 
 // OpenPartition takes ownership of p and catches its heads up with the log.
@@ -78,6 +92,7 @@ func (pt *partition) open(ctx context.Context) error {
 }
 
 func (pt *partition) Close() error {
+	pt.settle()
 	if pt.cl != nil {
 		pt.cl.Close()
 		pt.cl = nil
@@ -89,6 +104,7 @@ func (pt *partition) Close() error {
 // write of heads failed after a commit: a head read while Redis lags the log would let a
 // stale expectation pass.
 func (pt *partition) Head(ctx context.Context, s stream.ID) (stream.Head, error) {
+	pt.settle()
 	if err := pt.ensureHeads(ctx); err != nil {
 		return stream.Head{}, err
 	}
@@ -115,10 +131,14 @@ func (pt *partition) ensureHeads(ctx context.Context) error {
 
 // Recover re-opens the producer (fencing our own open transaction, if any) and catches the
 // heads up with the log, which then says what the unknown commit did.
-func (pt *partition) Recover(ctx context.Context) error { return pt.open(ctx) }
+func (pt *partition) Recover(ctx context.Context) error {
+	pt.settle()
+	return pt.open(ctx)
+}
 
 // Commit writes the group in one Kafka transaction, then the heads in one Redis script.
 func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) ([][]stream.Position, error) {
+	pt.settle()
 	if err := pt.ensureHeads(ctx); err != nil {
 		return nil, err
 	}
@@ -141,16 +161,26 @@ func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) 
 		return nil, fmt.Errorf("%w: commit: %v", appender.ErrUncertain, err)
 	}
 	positions, ups, ckpt := pt.outcome(group, records)
+	pt.headsDone = make(chan struct{})
+	go pt.writeHeads(ups, ckpt, pt.headsDone)
+	return positions, nil
+}
+
+// writeHeads writes the heads of a committed group. The events are committed and their
+// answers stand whatever happens here: the pipeline's own cache has the new heads, and if
+// the write fails the heads are healed from the log (now, best effort, and again before the
+// next Head or Commit if Redis is still away).
+func (pt *partition) writeHeads(ups []headUpdate, ckpt map[string]int64, done chan struct{}) {
+	defer close(done)
+	ctx, cancel := context.WithTimeout(context.Background(), pt.s.cfg.TxnTimeout)
+	defer cancel()
 	if err := pt.s.heads.apply(ctx, pt.p, pt.gen, pt.epoch, ups, ckpt); err != nil {
-		// The events are committed and the answer stands; heal the heads from the log now
-		// (best effort: if Redis is still away, the next Head or Commit tries again).
 		pt.log.Warn("heads not written after commit; catching up from the log", zap.Error(err))
 		pt.dirty = true
 		if err := pt.ensureHeads(ctx); err != nil {
 			pt.log.Warn("catch-up after a failed heads write failed; will retry", zap.Error(err))
 		}
 	}
-	return positions, nil
 }
 
 // records encodes the group, creating missing topics.
