@@ -27,7 +27,6 @@ type op struct {
 	// group bookkeeping
 	slot  int // index of the stream's StreamAppend in the group
 	first int // index of this op's first event in that StreamAppend
-	dupOf bool
 }
 
 func (o *op) finish(res Result, err error) {

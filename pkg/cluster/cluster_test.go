@@ -97,7 +97,7 @@ func TestStore_AppendConflictAndRebuild(t *testing.T) {
 	if err != nil || h.Version != 2 || len(h.Recent) != 2 || h.Recent[1].Position != res.Positions[1] {
 		t.Fatalf("rebuilt head = %+v, %v", h, err)
 	}
-	res, err = a.Append(ctx, appender.Request{Stream: o1, Expected: stream.ExactVersion(2), Events: []*event.Event{ev(fmt.Sprint("d"))}})
+	res, err = a.Append(ctx, appender.Request{Stream: o1, Expected: stream.ExactVersion(2), Events: []*event.Event{ev("d")}})
 	if err != nil || res.Version != 3 {
 		t.Fatalf("append after rebuild = %+v, %v", res, err)
 	}

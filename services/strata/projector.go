@@ -40,7 +40,7 @@ func parseReducers(s string) (map[string]string, error) {
 		}
 		typ, red, ok := strings.Cut(pair, "=")
 		if !ok || typ == "" || red == "" {
-			return nil, fmt.Errorf("--reducers %q: want type=%s,...", s, projector.ReducerMergePatch)
+			return nil, fmt.Errorf("--reducers %q: want a list of type=%s", s, projector.ReducerMergePatch)
 		}
 		out[typ] = red
 	}

@@ -43,7 +43,7 @@ func (d *distributed) Kafka() []string { return config.SplitList(d.kafka) }
 // Validate reports missing or malformed addresses.
 func (d *distributed) Validate() error {
 	if len(d.Kafka()) == 0 {
-		return errors.New("--kafka (or STRATA_KAFKA) is required: the seed brokers, host:port,...")
+		return errors.New("--kafka (or STRATA_KAFKA) is required: a comma-separated list of host:port seed brokers")
 	}
 	if d.Redis == "" {
 		return errors.New("--redis (or STRATA_REDIS) is required: host:port")
