@@ -49,6 +49,10 @@ type Engine struct {
 	closed   bool
 
 	parts []*partState // one per partition, fixed after Open
+
+	// rmMu serialises read-model commits, so that a batch's checkpoint check and its write
+	// are one step (readmodel.go). Lock order: rmMu before mu.
+	rmMu sync.Mutex
 }
 
 // partState is the in-memory state of one partition.

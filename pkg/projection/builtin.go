@@ -133,6 +133,9 @@ func (sp *snapshotter) ensureTopic(ctx context.Context, topic, eventTopic string
 func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 	red, ok := sp.reducers[env.Stream.Type]
 	if !ok {
+		red, ok = sp.reducers["*"] // the reducer of every type that has none of its own
+	}
+	if !ok {
 		return nil // no reducer: the type gets no snapshots
 	}
 	key := "state:" + env.Stream.Type + ":" + env.Stream.ID

@@ -5,20 +5,29 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/strata-platform/strata/pkg/embedded"
 	"github.com/strata-platform/strata/pkg/logging"
+	"github.com/strata-platform/strata/pkg/projection"
 )
 
 type devFlags struct {
 	common
-	api  apiFlags
-	data string
+	api           apiFlags
+	data          string
+	snapshotEvery int64
 }
 
 func (d *devFlags) Validate() error {
 	if d.data == "" {
 		return fmt.Errorf("--data must name a folder")
+	}
+	if d.snapshotEvery < 1 {
+		return fmt.Errorf("--snapshot-every %d: want 1 or more", d.snapshotEvery)
 	}
 	if err := d.Log.Validate(); err != nil {
 		return err
@@ -32,6 +41,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.register(fs)
 	cfg.api.register(fs)
 	fs.StringVar(&cfg.data, "data", "./strata-data", "data folder of the embedded engine")
+	fs.Int64Var(&cfg.snapshotEvery, "snapshot-every", 100, "snapshot a stream every N events")
 	_ = fs.Set("log-format", logging.FormatConsole)
 	if err := parse(fs, args, &cfg); err != nil {
 		return err
@@ -47,6 +57,30 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer eng.Close()
-	banner := fmt.Sprintf("strata dev: embedded engine, data in %s", dir)
+	stop := runLocalProjections(ctx, eng, cfg.snapshotEvery, log)
+	defer stop()
+	banner := fmt.Sprintf("strata dev: embedded engine, data in %s\nprojections: index, stats, snapshots (every %d events, JSON merge patch)", dir, cfg.snapshotEvery)
 	return serveAPI(ctx, eng, cfg.api, log, stdout, banner)
+}
+
+// runLocalProjections runs the built-in projections on the embedded engine until stop is
+// called; stop waits for them.
+func runLocalProjections(ctx context.Context, eng *embedded.Engine, every int64, log *zap.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	projs := []projection.Projection{
+		projection.Index(nil, 1),
+		projection.Stats(nil, 1),
+		projection.Snapshots(nil, 1, projection.Reducers{"*": projection.MergePatch}, projection.SnapshotPolicy{Every: every}, nil, ""),
+	}
+	for _, p := range projs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := projection.RunLocal(ctx, eng.LocalLog(), eng, p, 500, 50*time.Millisecond); err != nil {
+				log.Error("projection stopped", zap.String("projection", p.Keyspace()), zap.Error(err))
+			}
+		}()
+	}
+	return func() { cancel(); wg.Wait() }
 }

@@ -49,8 +49,14 @@ func freeAddr(t *testing.T) string {
 
 // startDev starts `strata dev` and waits until it listens.
 func startDev(t *testing.T, bin, data, addr string) *exec.Cmd {
+	return startDevWith(t, bin, data, addr)
+}
+
+// startDevWith starts `strata dev` with extra flags and waits until it listens.
+func startDevWith(t *testing.T, bin, data, addr string, extra ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "dev", "--data", data, "--http", addr, "--log-level", "warn", "--partitions", "4")
+	args := append([]string{"dev", "--data", data, "--http", addr, "--log-level", "warn", "--partitions", "4"}, extra...)
+	cmd := exec.Command(bin, args...)
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
