@@ -14,6 +14,9 @@ import (
 )
 
 func TestRun_ExitCodes(t *testing.T) {
+	// scripts/test exports the rig's addresses; these cases must not see them.
+	t.Setenv("STRATA_KAFKA", "")
+	t.Setenv("STRATA_REDIS", "")
 	tests := []struct {
 		args []string
 		code int
