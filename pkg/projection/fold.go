@@ -83,14 +83,6 @@ func MergePatch(state json.RawMessage, env *Envelope) (json.RawMessage, error) {
 // Reducers maps aggregate types to their reducers.
 type Reducers map[string]Reducer
 
-// For returns the reducer of a type, or an error naming the type.
-func (r Reducers) For(aggType string) (Reducer, error) {
-	if red, ok := r[aggType]; ok {
-		return red, nil
-	}
-	return nil, fmt.Errorf("no reducer registered for aggregate type %q", aggType)
-}
-
 // Replay folds a stream's events (in version order) from a starting state with a reducer.
 func Replay(red Reducer, state json.RawMessage, envs []*Envelope) (json.RawMessage, error) {
 	var err error

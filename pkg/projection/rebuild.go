@@ -118,13 +118,3 @@ func ReadActive(ctx context.Context, store *RedisStore, name string, read func(k
 		}
 	}
 }
-
-// ActiveKeyspace returns the keyspace readers of a projection should read now, or "" when
-// no version is active yet.
-func ActiveKeyspace(ctx context.Context, store *RedisStore, name string) (string, error) {
-	v, err := store.Active(ctx, name)
-	if err != nil || v == 0 {
-		return "", err
-	}
-	return Projection{Name: name, Version: v}.Keyspace(), nil
-}
