@@ -14,6 +14,9 @@ const (
 	DefaultTopicPrefix = "strata"
 	// MaxPartitions bounds Config.Partitions; Kafka topics rarely have more.
 	MaxPartitions = 4096
+	// DefaultDiskReserve is the free space Config.DiskReserve keeps by default: room for
+	// pebble to rotate its WAL, flush a memtable (4 MiB) and compact while appends are refused.
+	DefaultDiskReserve = 64 << 20
 )
 
 // A topic prefix uses Kafka's topic characters and leaves room for ".<type>.events" with a
@@ -30,6 +33,12 @@ type Config struct {
 	// TopicPrefix names event topics "<prefix>.<type>.events", fixed at creation like
 	// Partitions. Default "strata".
 	TopicPrefix string
+	// DiskReserve is the free space, in bytes, that writes leave on the data folder's file
+	// system: an append or read-model commit that would leave less fails with ErrDiskFull
+	// before pebble writes anything. Pebble cannot survive a failed WAL write (see doc.go),
+	// so the reserve is what keeps a filling disk from ending the process. Default
+	// DefaultDiskReserve; negative turns the check off.
+	DiskReserve int64
 	// Logger receives the engine's and pebble's messages. Default: no logging.
 	Logger *zap.Logger
 }
@@ -40,6 +49,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TopicPrefix == "" {
 		c.TopicPrefix = DefaultTopicPrefix
+	}
+	if c.DiskReserve == 0 {
+		c.DiskReserve = DefaultDiskReserve
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

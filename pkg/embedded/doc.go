@@ -11,6 +11,14 @@
 //     the WAL is fsynced (pebble.Sync). Nothing is acknowledged before it is on disk. If a
 //     WAL write or fsync fails, pebble calls Logger.Fatalf and the process exits: no caller
 //     is answered, so Commit never has an unknown outcome and Recover has nothing to do.
+//   - Full disk. A write (an append group, a read-model batch) that would leave less than
+//     Config.DiskReserve free on the data folder's file system is refused with ErrDiskFull
+//     before pebble sees it: nothing is written, reads keep working, and the same write
+//     succeeds once space is freed. Fatalf is not softened into an error: after a failed WAL
+//     write pebble has already made the batch visible and its WAL writer is dead, so going on
+//     would answer writes a restart loses (diskspace.go has the details). The reserve keeps
+//     Strata's own writes from getting there; if another process fills the disk past it, the
+//     process still exits without losing anything acknowledged.
 //   - Atomicity (I2). A group's events, every stream's new head and the partition's next
 //     offsets are one pebble batch, which is one WAL record: after a crash all of it is
 //     there or none of it is.

@@ -46,6 +46,7 @@ type Engine struct {
 	mu       sync.RWMutex
 	db       *pebble.DB
 	fsCloser io.Closer // stops pebble's disk-health checks, after db is closed
+	fs       vfs.FS    // pebble's file system; the disk-space check asks it (diskspace.go)
 	closed   bool
 
 	parts []*partState // one per partition, fixed after Open
@@ -110,6 +111,7 @@ func (e *Engine) open() error {
 		e.log.Warn("slow disk", zap.String("op", info.String()))
 	})
 	e.fsCloser = fsCloser
+	e.fs = fs
 	opts := pebbleOptions(fs, e.log.Named("pebble"))
 	// A folder that already holds pebble files must be a complete database: never start an
 	// empty one over the remains of another.
@@ -311,8 +313,9 @@ func (e *Engine) use(f func(db *pebble.DB) error) error {
 }
 
 // pebbleLogger sends pebble's messages to zap. Fatalf must not return (pebble relies on
-// it, e.g. after a failed WAL write): zap's Fatal logs and exits the process, and should a
-// custom fatal hook return, os.Exit still ends it.
+// it, e.g. after a failed WAL write, when continuing would answer a write that is not
+// durable; see diskspace.go): zap's Fatal logs and exits the process, and should a custom
+// fatal hook return, os.Exit still ends it.
 type pebbleLogger struct{ log *zap.Logger }
 
 func (l pebbleLogger) Infof(format string, args ...any) { l.log.Info(fmt.Sprintf(format, args...)) }

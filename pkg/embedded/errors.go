@@ -26,6 +26,10 @@ var (
 	// ErrStoreCorrupt means Open found the data folder damaged (pebble's WAL, manifest or
 	// tables); the engine refuses to open it rather than lose acknowledged writes.
 	ErrStoreCorrupt = errors.New("embedded: data folder is corrupt")
+	// ErrDiskFull means a write was refused because it would leave less free space on the
+	// data folder's file system than Config.DiskReserve; nothing was written, reads keep
+	// working, and the same write succeeds once space is freed.
+	ErrDiskFull = errors.New("embedded: disk full")
 	// ErrCorrupt is matched by every *CorruptionError with errors.Is.
 	ErrCorrupt = errors.New("embedded: corrupt record")
 )

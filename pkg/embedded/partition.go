@@ -93,11 +93,14 @@ func (w *writer) Close() error {
 //     positions just given, which the caller cannot know before the commit.
 //   - Offsets are contiguous per topic-partition, from 0; they advance in memory only after
 //     the batch is committed, so readers never see an end offset beyond the visible log.
+//   - Disk space: a group that would leave less than Config.DiskReserve free is refused
+//     whole (ErrDiskFull) before pebble sees it (diskspace.go says why).
 //
 // Steps: (1) check each append against the contract and the stored or running head;
 // (2) give each event the next offset of its topic-partition and encode it as a Kafka
-// record; (3) add the heads Prior.Advance(recents) and the next offsets; (4) commit with
-// Sync; (5) publish the next offsets; (6) answer with the positions, in the group's order.
+// record; (3) add the heads Prior.Advance(recents) and the next offsets; (4) check the
+// free space; (5) commit with Sync; (6) publish the next offsets; (7) answer with the
+// positions, in the group's order.
 func (w *writer) Commit(ctx context.Context, group []appender.StreamAppend) ([][]stream.Position, error) {
 	if w.closed.Load() {
 		return nil, appender.ErrClosed
@@ -112,6 +115,9 @@ func (w *writer) Commit(ctx context.Context, group []appender.StreamAppend) ([][
 		next, pos, err := w.build(db, b, group, time.Now())
 		if err != nil {
 			return err
+		}
+		if err := w.e.checkSpace(len(b.Repr())); err != nil {
+			return fmt.Errorf("embedded: commit partition %d: %w", w.p, err)
 		}
 		if err := b.Commit(pebble.Sync); err != nil {
 			return fmt.Errorf("embedded: commit partition %d: %w", w.p, err)

@@ -105,6 +105,9 @@ func (e *Engine) Commit(ctx context.Context, keyspace string, b projection.Batch
 		if err := batch.Set(checkpointKey(keyspace, b.Topic, b.Partition), binary.BigEndian.AppendUint64(nil, uint64(b.To)), nil); err != nil {
 			return err
 		}
+		if err := e.checkSpace(len(batch.Repr())); err != nil {
+			return fmt.Errorf("commit %s %s/%d: %w", keyspace, b.Topic, b.Partition, err)
+		}
 		return batch.Commit(pebble.NoSync)
 	})
 }

@@ -85,6 +85,7 @@ var openapiCodes = []struct {
 	{CodeNotFound, http.StatusNotFound},
 	{CodeMethodNotAllowed, http.StatusMethodNotAllowed},
 	{CodeInternal, http.StatusInternalServerError},
+	{CodeDiskFull, http.StatusInsufficientStorage},
 	{"not_found", http.StatusNotFound}, // Server.ServeHTTP, for no route
 	// pkg/eventhttp
 	{eventhttp.CodeMalformedJSON, http.StatusBadRequest},

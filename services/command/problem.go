@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/strata-platform/strata/pkg/appender"
+	"github.com/strata-platform/strata/pkg/embedded"
 	"github.com/strata-platform/strata/pkg/event"
 	"github.com/strata-platform/strata/pkg/eventhttp"
 	"github.com/strata-platform/strata/pkg/schema"
@@ -35,6 +36,7 @@ const (
 	CodeNotFound         = "stream_not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeInternal         = "internal"
+	CodeDiskFull         = "disk_full" // 507: the embedded engine keeps its disk reserve
 )
 
 func writeProblem(w http.ResponseWriter, p Problem) {
@@ -81,6 +83,8 @@ func problemFor(err error) Problem {
 		return Problem{Status: http.StatusBadRequest, Code: CodeBadExpected, Detail: err.Error()}
 	case errors.Is(err, appender.ErrPartialRetry):
 		return Problem{Status: http.StatusConflict, Code: CodePartialRetry, Detail: err.Error()}
+	case errors.Is(err, embedded.ErrDiskFull):
+		return Problem{Status: http.StatusInsufficientStorage, Code: CodeDiskFull, Detail: err.Error()}
 	case errors.Is(err, appender.ErrUnavailable), errors.Is(err, appender.ErrClosed):
 		return Problem{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: err.Error()}
 	}
