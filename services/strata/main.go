@@ -34,6 +34,7 @@ type subcommand struct {
 func subcommands() []subcommand {
 	return []subcommand{
 		{"dev", "run the whole platform in one process on the embedded engine", runDev},
+		{"demo", "strata dev with a sample order domain seeded (streams, read models, snapshots)", runDemo},
 		{"command", "run the command API (appends, reads) on Kafka + Redis", runCommand},
 		{"projector", "run projector workers on Kafka + Redis", runProjector},
 		{"replay", "replay a topic into a file or a sandbox projection", runReplay},
