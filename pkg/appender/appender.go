@@ -66,56 +66,152 @@ type Result struct {
 	Duplicate bool              // the events were already committed: this is the original outcome
 }
 
-// Appender is the append pipeline over a Store: one writer goroutine per partition, each
-// running group commits. It is safe for concurrent use.
+// Appender is the append pipeline over a Store: one writer goroutine per owned partition,
+// each running group commits. It is safe for concurrent use.
+//
+// Ownership: New opens every partition; NewDynamic opens none, and the caller (the group
+// membership of a distributed deployment) calls Acquire and Release as partitions move
+// between processes. An append to a partition this process does not own fails with
+// ErrNotOwner, so that the caller can send it to the owner. A partition whose writer finds
+// itself fenced by a newer owner releases itself.
 type Appender struct {
 	cfg   Config
 	store Store
-	parts []*writer
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // one per writer goroutine
-
-	mu     sync.RWMutex // guards closed
+	mu     sync.RWMutex // guards parts and closed; submitters hold it shared while they queue
+	parts  []*writer    // index p; nil when p is not owned here
 	closed bool
+
+	wg sync.WaitGroup // one per writer goroutine
 }
 
-// New opens every partition of store and starts their writers.
+// New opens every partition of store and starts their writers; it fails if one cannot be
+// opened within cfg.OpenTimeout.
 func New(ctx context.Context, store Store, cfg Config) (*Appender, error) {
-	if err := cfg.Validate(); err != nil {
+	a, err := NewDynamic(store, cfg)
+	if err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
-	runCtx, cancel := context.WithCancel(context.Background())
-	a := &Appender{cfg: cfg, store: store, cancel: cancel}
 	for p := 0; p < store.Partitions(); p++ {
-		octx, ocancel := context.WithTimeout(ctx, cfg.OpenTimeout)
+		octx, ocancel := context.WithTimeout(ctx, a.cfg.OpenTimeout)
 		part, err := store.OpenPartition(octx, p)
 		ocancel()
 		if err != nil {
 			_ = a.Close()
 			return nil, fmt.Errorf("appender: open partition %d: %w", p, err)
 		}
-		w := newWriter(p, part, cfg)
-		a.parts = append(a.parts, w)
-		a.wg.Add(1)
-		go func() { defer a.wg.Done(); w.run(runCtx) }()
+		a.start(p, part)
+		a.cfg.Metrics.setOwned(p, 1)
 	}
 	return a, nil
+}
+
+// NewDynamic returns a pipeline that owns no partition until Acquire.
+func NewDynamic(store Store, cfg Config) (*Appender, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Appender{cfg: cfg, store: store, parts: make([]*writer, store.Partitions())}, nil
+}
+
+// start runs a writer for p; part is nil when the writer must open it first.
+func (a *Appender) start(p int, part Partition) *writer {
+	w := newWriter(p, part, a.store, a.cfg)
+	a.mu.Lock()
+	a.parts[p] = w
+	a.mu.Unlock()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		w.run()
+		if w.lost() {
+			a.drop(p, w)
+		}
+	}()
+	return w
+}
+
+// Acquire makes this process the writer of p. It returns at once: the writer opens the
+// partition (fencing earlier owners and catching up, retrying until it succeeds or p is
+// released), and appends queued meanwhile wait for it. Acquiring an owned p does nothing.
+func (a *Appender) Acquire(p int) {
+	a.mu.RLock()
+	owned, closed := a.parts[p] != nil, a.closed
+	a.mu.RUnlock()
+	if !owned && !closed {
+		a.cfg.Metrics.setOwned(p, 0.5)
+		a.start(p, nil)
+	}
+}
+
+// Release stops writing p: the commit in progress finishes, appends still queued fail with
+// ErrNotOwner, and the partition is closed. Releasing a p not owned does nothing.
+func (a *Appender) Release(p int) {
+	a.mu.Lock()
+	w := a.parts[p]
+	a.parts[p] = nil
+	a.mu.Unlock()
+	if w != nil {
+		a.cfg.Metrics.setOwned(p, 0)
+		_ = w.stop(ErrNotOwner)
+	}
+}
+
+// drop removes a writer that lost its partition, once its goroutine has ended.
+func (a *Appender) drop(p int, w *writer) {
+	a.mu.Lock()
+	if a.parts[p] == w {
+		a.parts[p] = nil
+		a.cfg.Metrics.setOwned(p, 0)
+	}
+	a.mu.Unlock()
+	w.finish(ErrNotOwner)
+}
+
+// Owns reports whether this process writes p now (it may still be opening it).
+func (a *Appender) Owns(p int) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.parts[p] != nil
+}
+
+// Owned lists the partitions this process writes and whether each is open (caught up).
+func (a *Appender) Owned() map[int]bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := map[int]bool{}
+	for p, w := range a.parts {
+		if w != nil {
+			out[p] = w.isOpen()
+		}
+	}
+	return out
+}
+
+// Ready reports whether every partition this process owns is open.
+func (a *Appender) Ready() bool {
+	for _, open := range a.Owned() {
+		if !open {
+			return false
+		}
+	}
+	return true
 }
 
 // Partitions returns the partition count.
 func (a *Appender) Partitions() int { return a.store.Partitions() }
 
 // Append commits req's events to its stream if the expectation holds. Errors: a
-// *stream.ConflictError (errors.As), ErrPartialRetry, ErrUnavailable, ErrClosed, a
-// *event.ValidationError for events with bad Strata extensions, or ctx's error. After a ctx
-// error the append may still commit; retrying it with the same event ids is safe (I4).
+// *stream.ConflictError (errors.As), ErrPartialRetry, ErrUnavailable, ErrNotOwner,
+// ErrOutcomeUnknown, ErrClosed, a *event.ValidationError for events with bad Strata
+// extensions, or ctx's error. After a ctx error or ErrOutcomeUnknown the append may still
+// commit; retrying it with the same event ids is safe (I4).
 func (a *Appender) Append(ctx context.Context, req Request) (Result, error) {
 	if err := checkRequest(req, a.cfg.Limits); err != nil {
 		return Result{}, err
 	}
-	op := &op{req: req, done: make(chan struct{}), start: time.Now()}
+	op := &op{ctx: ctx, req: req, done: make(chan struct{}), start: time.Now()}
 	if err := a.submit(ctx, stream.PartitionFor(req.Stream.ID, len(a.parts)), op); err != nil {
 		return Result{}, err
 	}
@@ -134,7 +230,7 @@ func (a *Appender) Head(ctx context.Context, s stream.ID) (stream.Head, error) {
 	if err := event.ValidateStreamName(s.Type, s.ID); err != nil {
 		return stream.Head{}, err
 	}
-	op := &op{read: true, req: Request{Stream: s}, done: make(chan struct{})}
+	op := &op{ctx: ctx, read: true, req: Request{Stream: s}, done: make(chan struct{})}
 	if err := a.submit(ctx, stream.PartitionFor(s.ID, len(a.parts)), op); err != nil {
 		return stream.Head{}, err
 	}
@@ -146,21 +242,31 @@ func (a *Appender) Head(ctx context.Context, s stream.ID) (stream.Head, error) {
 	}
 }
 
+// submit queues o on p's writer. It holds mu shared while it waits for room, so that
+// Release and drop, which take mu exclusively, know that no op reaches a writer after
+// they removed it.
 func (a *Appender) submit(ctx context.Context, p int, o *op) error {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.closed {
 		return ErrClosed
 	}
+	w := a.parts[p]
+	if w == nil {
+		return fmt.Errorf("%w: partition %d", ErrNotOwner, p)
+	}
 	select {
-	case a.parts[p].queue <- o:
+	case w.queue <- o:
 		return nil
+	case <-w.exited:
+		return fmt.Errorf("%w: partition %d", ErrNotOwner, p)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// Close stops the writers (answering queued appends with ErrClosed) and closes the partitions.
+// Close stops the writers (each finishes its commit in progress; appends still queued fail
+// with ErrClosed) and closes the partitions.
 func (a *Appender) Close() error {
 	a.mu.Lock()
 	if a.closed {
@@ -168,14 +274,16 @@ func (a *Appender) Close() error {
 		return nil
 	}
 	a.closed = true
+	parts := a.parts
+	a.parts = make([]*writer, len(parts))
 	a.mu.Unlock()
-	a.cancel()
-	a.wg.Wait()
 	var errs []error
-	for _, w := range a.parts {
-		w.drain()
-		errs = append(errs, w.part.Close())
+	for _, w := range parts {
+		if w != nil {
+			errs = append(errs, w.stop(ErrClosed))
+		}
 	}
+	a.wg.Wait()
 	return errors.Join(errs...)
 }
 

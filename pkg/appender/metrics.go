@@ -1,6 +1,7 @@
 package appender
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,8 @@ type Metrics struct {
 	aborted    prometheus.Counter
 	uncertain  prometheus.Counter
 	duplicates prometheus.Counter
+	open       prometheus.Histogram
+	owned      *prometheus.GaugeVec
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not registered).
@@ -38,9 +41,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "strata_transaction_uncertain_total", Help: "Group commits whose outcome had to be recovered from the log."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "strata_append_duplicates_total", Help: "Retried appends answered with their original outcome."}),
+		open: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "strata_partition_open_seconds", Help: "Time to take a partition over: fence earlier owners, catch the heads up, until it accepts writes.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		owned: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "strata_partition_owned", Help: "1 while this process writes the partition (0.5 while it is still opening it), else 0."},
+			[]string{"partition"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.latency, m.conflicts, m.groupSize, m.groupEvts, m.aborted, m.uncertain, m.duplicates)
+		reg.MustRegister(m.latency, m.conflicts, m.groupSize, m.groupEvts, m.aborted, m.uncertain, m.duplicates, m.open, m.owned)
 	}
 	return m
 }
@@ -83,4 +92,19 @@ func (m *Metrics) incUncertain() {
 	if m != nil {
 		m.uncertain.Inc()
 	}
+}
+
+func (m *Metrics) observeOpen(p int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.open.Observe(d.Seconds())
+	m.owned.WithLabelValues(strconv.Itoa(p)).Set(1)
+}
+
+func (m *Metrics) setOwned(p int, v float64) {
+	if m == nil {
+		return
+	}
+	m.owned.WithLabelValues(strconv.Itoa(p)).Set(v)
 }

@@ -43,3 +43,13 @@ type StreamAppend struct {
 	Prior  stream.Head    // the committed head the events extend
 	Events []*event.Event // stamped with versions Prior.Version+1 ...
 }
+
+// Fenceable is implemented by partitions that can lose their ownership to another process
+// (Kafka + Redis). Confirm returns nil if this process still owns the partition, an error
+// wrapping ErrNotOwner if a newer owner has claimed it, or another error if it cannot tell.
+// The pipeline confirms before it answers from its own state without committing (a
+// conflict, a head read, a retry's original outcome), so that a process that was paused
+// while another took over never answers from a stale head.
+type Fenceable interface {
+	Confirm(ctx context.Context) error
+}

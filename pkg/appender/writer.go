@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -14,6 +16,7 @@ import (
 
 // op is one queued request: an append, or a head read.
 type op struct {
+	ctx   context.Context // the caller's; an op whose caller has gone is not admitted
 	req   Request
 	read  bool
 	start time.Time
@@ -34,46 +37,137 @@ func (o *op) finish(res Result, err error) {
 	close(o.done)
 }
 
-// writer is the single writer of one partition. All of its fields are owned by its
-// goroutine (run); other goroutines only send on queue.
+// writer is the single writer of one partition. All of its fields but the channels and
+// opened are owned by its goroutine (run); other goroutines only send on queue, or stop it.
 //
 // Each round of run is one group commit:
 //  1. take the first queued op, then every op already queued, up to the group limits;
 //  2. check each append in arrival order against its stream's running head (the committed
 //     head plus the appends accepted earlier in this group): a retry whose event ids are
 //     the stream's latest events is answered with the original outcome and writes nothing;
-//     a failed expectation is answered at once with a *stream.ConflictError;
+//     a failed expectation is answered with a *stream.ConflictError;
 //  3. stamp the accepted events with their versions and commit them, with the new heads,
 //     in one Store commit (one Kafka transaction, or one synced embedded batch);
 //  4. answer every accepted append from the commit's positions. If the outcome is unknown,
 //     answer nobody until Recover has made the heads reflect the log, then answer each
 //     append from its stream's head: committed, or not (ErrUnavailable; retry is safe).
 //
+// Answers given without a commit (conflicts, head reads, retries) come from the writer's
+// own view of the heads; on a Fenceable partition the writer first confirms that it still
+// owns the partition, so a writer that was paused while another took over never answers
+// from a stale head. A writer that finds itself fenced stops: accepted appends whose
+// outcome it cannot learn get ErrOutcomeUnknown, every other op ErrNotOwner.
+//
 // Invariants: the cache holds only committed heads; an op is answered exactly once; no
 // answer says "committed" unless the Store said so or the recovered head shows it.
 type writer struct {
 	p     int
-	part  Partition
+	part  Partition // nil until opened
+	store Store
 	cfg   Config
 	queue chan *op
 	cache map[stream.ID]stream.Head
 	log   *zap.Logger
+	fence bool // set when the partition turned out to belong to a newer owner
+
+	ctx      context.Context // canceled when a stop's grace period ends
+	cancel   context.CancelFunc
+	stopCh   chan struct{} // closed by stop: finish the round in progress, then return
+	stopOnce sync.Once
+	exited   chan struct{} // closed when run returns
+	opened   atomic.Bool
+	closeErr error
+	closed   sync.Once
 }
 
-func newWriter(p int, part Partition, cfg Config) *writer {
-	return &writer{p: p, part: part, cfg: cfg, queue: make(chan *op, cfg.QueueDepth),
-		cache: make(map[stream.ID]stream.Head), log: cfg.Logger.With(zap.Int("partition", p))}
+// stopGrace is how long stop lets a round in progress finish before canceling it.
+const stopGrace = 10 * time.Second
+
+func newWriter(p int, part Partition, store Store, cfg Config) *writer {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &writer{p: p, part: part, store: store, cfg: cfg, queue: make(chan *op, cfg.QueueDepth),
+		cache: make(map[stream.ID]stream.Head), log: cfg.Logger.With(zap.Int("partition", p)),
+		ctx: ctx, cancel: cancel, stopCh: make(chan struct{}), exited: make(chan struct{})}
+	w.opened.Store(part != nil)
+	return w
 }
 
-func (w *writer) run(ctx context.Context) {
-	for {
+func (w *writer) isOpen() bool { return w.opened.Load() }
+
+// lost reports, after run returned, whether the writer stopped because it was fenced.
+func (w *writer) lost() bool { return w.fence }
+
+func (w *writer) run() {
+	defer close(w.exited)
+	if w.part == nil && !w.open() {
+		return
+	}
+	for !w.fence {
 		var first *op
 		select {
 		case first = <-w.queue:
-		case <-ctx.Done():
+		case <-w.stopCh:
 			return
 		}
-		w.round(ctx, w.collect(first))
+		w.round(w.ctx, w.collect(first))
+	}
+	w.log.Warn("partition lost to a newer owner; stopped writing it")
+}
+
+// open opens the partition, retrying until it succeeds or the writer is stopped.
+func (w *writer) open() bool {
+	start := time.Now()
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(w.ctx, w.cfg.OpenTimeout)
+		part, err := w.store.OpenPartition(ctx, w.p)
+		cancel()
+		if err == nil {
+			w.part = part
+			w.opened.Store(true)
+			w.cfg.Metrics.observeOpen(w.p, time.Since(start))
+			w.log.Info("partition open", zap.Duration("took", time.Since(start)))
+			return true
+		}
+		w.log.Warn("open partition failed; retrying", zap.Int("attempt", attempt), zap.Error(err))
+		select {
+		case <-w.stopCh:
+			return false
+		case <-w.ctx.Done():
+			return false
+		case <-time.After(backoff(attempt)):
+		}
+	}
+}
+
+// stop ends the writer: the round in progress may finish (for stopGrace), then every op
+// still queued is answered with reason and the partition is closed. The writer must be
+// unreachable for new ops (removed from Appender.parts) before stop is called.
+func (w *writer) stop(reason error) error {
+	w.stopOnce.Do(func() { close(w.stopCh) })
+	select {
+	case <-w.exited:
+	case <-time.After(stopGrace):
+		w.cancel()
+		<-w.exited
+	}
+	return w.finish(reason)
+}
+
+// finish answers the ops still queued with reason and closes the partition (once).
+func (w *writer) finish(reason error) error {
+	w.cancel()
+	for {
+		select {
+		case o := <-w.queue:
+			o.finish(Result{}, fmt.Errorf("%w: partition %d", reason, w.p))
+		default:
+			w.closed.Do(func() {
+				if w.part != nil {
+					w.closeErr = w.part.Close()
+				}
+			})
+			return w.closeErr
+		}
 	}
 }
 
@@ -93,16 +187,12 @@ func (w *writer) collect(first *op) []*op {
 	return ops
 }
 
-// drain answers every op still queued after the writer stopped.
-func (w *writer) drain() {
-	for {
-		select {
-		case o := <-w.queue:
-			o.finish(Result{}, ErrClosed)
-		default:
-			return
-		}
+// owned turns an error that says the partition has a newer owner into the writer's stop.
+func (w *writer) owned(err error) error {
+	if errors.Is(err, ErrNotOwner) {
+		w.fence = true
 	}
+	return err
 }
 
 func (w *writer) headOf(ctx context.Context, s stream.ID) (stream.Head, error) {
@@ -111,6 +201,9 @@ func (w *writer) headOf(ctx context.Context, s stream.ID) (stream.Head, error) {
 	}
 	h, err := w.part.Head(ctx, s)
 	if err != nil {
+		if errors.Is(w.owned(err), ErrNotOwner) {
+			return stream.Head{}, err
+		}
 		return stream.Head{}, fmt.Errorf("%w: read head of %s: %v", ErrUnavailable, s, err)
 	}
 	if len(w.cache) >= w.cfg.HeadCacheSize {
@@ -120,14 +213,35 @@ func (w *writer) headOf(ctx context.Context, s stream.ID) (stream.Head, error) {
 	return h, nil
 }
 
+// confirm checks, on a Fenceable partition, that the writer still owns it, before answers
+// that no commit of this round vouches for. It returns the error to answer them with.
+func (w *writer) confirm(ctx context.Context) error {
+	f, ok := w.part.(Fenceable)
+	if !ok {
+		return nil
+	}
+	err := f.Confirm(ctx)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(w.owned(err), ErrNotOwner) {
+		return err
+	}
+	return fmt.Errorf("%w: confirm ownership: %v", ErrUnavailable, err)
+}
+
 // round runs one group commit over ops.
 func (w *writer) round(ctx context.Context, ops []*op) {
 	g := &group{running: map[stream.ID]stream.Head{}, slots: map[stream.ID]int{}}
 	for _, o := range ops {
 		w.admit(ctx, g, o)
 	}
-	if len(g.appends) == 0 {
-		w.answerDuplicates(ctx, g)
+	w.answerNow(ctx, g)
+	if len(g.appends) == 0 || w.fence {
+		for _, o := range g.accepted { // admitted before the fence was found: nothing written
+			o.finish(Result{}, fmt.Errorf("%w: partition %d", ErrNotOwner, w.p))
+		}
+		w.answerDuplicates(ctx, g, false)
 		return
 	}
 	w.cfg.Metrics.observeGroup(len(g.accepted), g.events)
@@ -135,17 +249,31 @@ func (w *writer) round(ctx context.Context, ops []*op) {
 	switch {
 	case err == nil:
 		w.answerCommitted(g, positions)
+	case errors.Is(err, ErrUncertain) && errors.Is(w.owned(err), ErrNotOwner):
+		w.cfg.Metrics.incUncertain()
+		w.log.Warn("fenced while committing: outcome unknown", zap.Error(err))
+		for _, sa := range g.appends {
+			delete(w.cache, sa.Stream)
+		}
+		for _, o := range g.accepted {
+			o.finish(Result{}, fmt.Errorf("%w: fenced while committing: %v", ErrOutcomeUnknown, err))
+		}
 	case errors.Is(err, ErrUncertain):
 		w.cfg.Metrics.incUncertain()
 		w.log.Warn("commit outcome unknown; recovering", zap.Error(err))
 		w.recover(ctx, g)
+	case errors.Is(w.owned(err), ErrNotOwner):
+		w.cfg.Metrics.incAborted()
+		for _, o := range g.accepted {
+			o.finish(Result{}, err)
+		}
 	default:
 		w.cfg.Metrics.incAborted()
 		for _, o := range g.accepted {
 			o.finish(Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err))
 		}
 	}
-	w.answerDuplicates(ctx, g)
+	w.answerDuplicates(ctx, g, err == nil)
 }
 
 // group is the state of one round.
@@ -154,12 +282,43 @@ type group struct {
 	running  map[stream.ID]stream.Head // committed head + accepted appends (positions unknown)
 	slots    map[stream.ID]int
 	accepted []*op
-	dups     []*op // retries of appends accepted earlier in this same group
+	now      []answer // decided without a commit; given once ownership is confirmed
+	dups     []*op    // wait for this round's commit (retries, reads, deferred conflicts)
 	events   int
 }
 
-// admit checks one op against the running head and either answers it or adds it to g.
+// answer is an op's decided outcome.
+type answer struct {
+	o   *op
+	res Result
+	err error
+}
+
+// answerNow gives the answers decided without a commit, after confirming ownership.
+func (w *writer) answerNow(ctx context.Context, g *group) {
+	if len(g.now) == 0 {
+		return
+	}
+	cerr := w.confirm(ctx)
+	for _, a := range g.now {
+		if cerr != nil {
+			a.res, a.err = Result{}, cerr
+		} else if a.err != nil {
+			var ce *stream.ConflictError
+			if errors.As(a.err, &ce) {
+				w.cfg.Metrics.incConflict()
+			}
+		}
+		a.o.finish(a.res, a.err)
+	}
+}
+
+// admit checks one op against the running head and either decides it or adds it to g.
 func (w *writer) admit(ctx context.Context, g *group, o *op) {
+	if o.ctx != nil && o.ctx.Err() != nil {
+		o.finish(Result{}, o.ctx.Err()) // the caller has gone: write nothing for it
+		return
+	}
 	s := o.req.Stream
 	head, ok := g.running[s]
 	if !ok {
@@ -177,7 +336,7 @@ func (w *writer) admit(ctx context.Context, g *group, o *op) {
 			return
 		}
 		o.head = head
-		o.finish(Result{}, nil)
+		g.now = append(g.now, answer{o: o})
 		return
 	}
 	if res, found, err := retryOutcome(head, o.req.Events); found || err != nil {
@@ -185,7 +344,7 @@ func (w *writer) admit(ctx context.Context, g *group, o *op) {
 			g.dups = append(g.dups, o)
 			return
 		}
-		o.finish(res, err)
+		g.now = append(g.now, answer{o: o, res: res, err: err})
 		return
 	}
 	if err := stream.Check(s, o.req.Expected, head.Version); err != nil {
@@ -195,8 +354,7 @@ func (w *writer) admit(ctx context.Context, g *group, o *op) {
 			g.dups = append(g.dups, o)
 			return
 		}
-		w.cfg.Metrics.incConflict()
-		o.finish(Result{}, err)
+		g.now = append(g.now, answer{o: o, err: err})
 		return
 	}
 	w.accept(g, o, head)
@@ -277,11 +435,17 @@ func (w *writer) recover(ctx context.Context, g *group) {
 		if err == nil {
 			break
 		}
+		if errors.Is(w.owned(err), ErrNotOwner) {
+			for _, o := range g.accepted {
+				o.finish(Result{}, fmt.Errorf("%w: lost the partition while recovering: %v", ErrOutcomeUnknown, err))
+			}
+			return
+		}
 		w.log.Warn("recover failed; retrying", zap.Int("attempt", attempt), zap.Error(err))
 		select {
 		case <-ctx.Done():
 			for _, o := range g.accepted {
-				o.finish(Result{}, fmt.Errorf("%w: outcome unknown at shutdown", ErrUnavailable))
+				o.finish(Result{}, fmt.Errorf("%w: stopped before the log said", ErrOutcomeUnknown))
 			}
 			return
 		case <-time.After(backoff(attempt)):
@@ -302,8 +466,20 @@ func (w *writer) recover(ctx context.Context, g *group) {
 	}
 }
 
-// answerDuplicates answers the ops that waited for this round's commit.
-func (w *writer) answerDuplicates(ctx context.Context, g *group) {
+// answerDuplicates answers the ops that waited for this round's commit. Unless the commit
+// succeeded (which proves ownership), ownership is confirmed first.
+func (w *writer) answerDuplicates(ctx context.Context, g *group, committed bool) {
+	if len(g.dups) == 0 {
+		return
+	}
+	if !committed {
+		if err := w.confirm(ctx); err != nil {
+			for _, o := range g.dups {
+				o.finish(Result{}, err)
+			}
+			return
+		}
+	}
 	for _, o := range g.dups {
 		head, err := w.headOf(ctx, o.req.Stream)
 		if err != nil {

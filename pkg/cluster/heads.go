@@ -96,6 +96,34 @@ func (h heads) claim(ctx context.Context, p int, gen, addr string) (int64, error
 	return e, scriptErr(err)
 }
 
+// owner returns the generation and partition p's owner epoch (0 if none).
+func (h heads) owner(ctx context.Context, p int) (gen string, epoch int64, err error) {
+	var g *redis.StringCmd
+	var e *redis.StringCmd
+	_, err = h.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		g = pl.Get(ctx, h.genKey())
+		e = pl.HGet(ctx, h.ownerKey(p), "e")
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return "", 0, err
+	}
+	gen, _ = g.Result()
+	if v, err := e.Result(); err == nil {
+		epoch, _ = strconv.ParseInt(v, 10, 64)
+	}
+	return gen, epoch, nil
+}
+
+// ownerAddress returns the address partition p's owner recorded (empty if none).
+func (h heads) ownerAddress(ctx context.Context, p int) (string, error) {
+	a, err := h.rdb.HGet(ctx, h.ownerKey(p), "a").Result()
+	if err == redis.Nil {
+		return "", nil
+	}
+	return a, err
+}
+
 func (h heads) checkpoint(ctx context.Context, p int) (map[string]int64, error) {
 	m, err := h.rdb.HGetAll(ctx, h.ckptKey(p)).Result()
 	if err != nil {

@@ -123,6 +123,9 @@ func (pt *partition) ensureHeads(ctx context.Context) error {
 		pt.log.Warn("redis lost the heads (generation changed); rebuilding from the log")
 		err = pt.open(ctx)
 	}
+	if errors.Is(err, errFenced) {
+		return fmt.Errorf("%w: %v", appender.ErrNotOwner, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", appender.ErrUnavailable, err)
 	}
@@ -130,10 +133,45 @@ func (pt *partition) ensureHeads(ctx context.Context) error {
 }
 
 // Recover re-opens the producer (fencing our own open transaction, if any) and catches the
-// heads up with the log, which then says what the unknown commit did.
+// heads up with the log, which then says what the unknown commit did. If a newer owner has
+// claimed the partition meanwhile, it does not re-open (that would fence the rightful
+// owner) and returns ErrNotOwner.
 func (pt *partition) Recover(ctx context.Context) error {
 	pt.settle()
+	if pt.superseded(ctx) {
+		return fmt.Errorf("%w: partition %d has a newer owner", appender.ErrNotOwner, pt.p)
+	}
 	return pt.open(ctx)
+}
+
+// Confirm checks that this process still owns the partition under the current generation.
+func (pt *partition) Confirm(ctx context.Context) error {
+	pt.settle()
+	gen, epoch, err := pt.s.heads.owner(ctx, pt.p)
+	switch {
+	case err != nil:
+		return err
+	case gen != pt.gen:
+		pt.dirty = true // heads lost: the next Head or Commit re-opens and rebuilds them
+		return fmt.Errorf("%w: redis lost the heads; rebuilding", appender.ErrUnavailable)
+	case epoch != pt.epoch:
+		return fmt.Errorf("%w: partition %d is owned at epoch %d, not %d", appender.ErrNotOwner, pt.p, epoch, pt.epoch)
+	}
+	return nil
+}
+
+// superseded reports whether Redis names a newer owner of the partition under the same
+// generation. Errors and a changed generation say no: the caller may then re-open, which is
+// safe (a re-open fences and catches up) though it may fence a newer owner for a moment.
+func (pt *partition) superseded(ctx context.Context) bool {
+	gen, epoch, err := pt.s.heads.owner(ctx, pt.p)
+	return err == nil && gen == pt.gen && epoch != pt.epoch
+}
+
+// fenced reports whether a Kafka error says a newer producer holds the transactional id.
+func fenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
 }
 
 // Commit writes the group in one Kafka transaction, then the heads in one Redis script.
@@ -151,13 +189,19 @@ func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) 
 	}
 	if err := pt.cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
 		// Nothing can commit without EndTransaction(TryCommit); abort, and if even that
-		// fails let Recover fence the transaction.
+		// fails let Recover fence the transaction (unless a newer owner already did).
+		if fenced(err) && pt.superseded(ctx) {
+			return nil, fmt.Errorf("%w: produce: %v", appender.ErrNotOwner, err)
+		}
 		if aerr := pt.cl.EndTransaction(context.Background(), kgo.TryAbort); aerr != nil {
 			return nil, fmt.Errorf("%w: produce: %v; abort: %v", appender.ErrUncertain, err, aerr)
 		}
 		return nil, fmt.Errorf("produce: %w", err)
 	}
 	if err := pt.cl.EndTransaction(context.Background(), kgo.TryCommit); err != nil {
+		if fenced(err) && pt.superseded(ctx) {
+			return nil, fmt.Errorf("%w: %w: commit: %v", appender.ErrUncertain, appender.ErrNotOwner, err)
+		}
 		return nil, fmt.Errorf("%w: commit: %v", appender.ErrUncertain, err)
 	}
 	positions, ups, ckpt := pt.outcome(group, records)

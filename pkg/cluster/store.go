@@ -104,6 +104,12 @@ func (s *Store) Close() {
 	_ = s.rdb.Close()
 }
 
+// Owner returns the address that partition p's current owner recorded when it took the
+// partition over (empty if none has).
+func (s *Store) Owner(ctx context.Context, p int) (string, error) {
+	return s.heads.ownerAddress(ctx, p)
+}
+
 // Partitions returns P.
 func (s *Store) Partitions() int { return s.cfg.Partitions }
 

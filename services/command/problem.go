@@ -36,6 +36,7 @@ const (
 	CodeNotFound         = "stream_not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeInternal         = "internal"
+	CodeBadBody          = "unreadable_body"
 	CodeDiskFull         = "disk_full" // 507: the embedded engine keeps its disk reserve
 )
 
@@ -85,6 +86,10 @@ func problemFor(err error) Problem {
 		return Problem{Status: http.StatusConflict, Code: CodePartialRetry, Detail: err.Error()}
 	case errors.Is(err, embedded.ErrDiskFull):
 		return Problem{Status: http.StatusInsufficientStorage, Code: CodeDiskFull, Detail: err.Error()}
+	case errors.Is(err, appender.ErrOutcomeUnknown):
+		return Problem{Status: http.StatusServiceUnavailable, Code: CodeOutcomeUnknown, Detail: err.Error()}
+	case errors.Is(err, appender.ErrNotOwner):
+		return Problem{Status: http.StatusServiceUnavailable, Code: CodeNotOwner, Detail: err.Error()}
 	case errors.Is(err, appender.ErrUnavailable), errors.Is(err, appender.ErrClosed):
 		return Problem{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: err.Error()}
 	}

@@ -36,6 +36,12 @@ type Config struct {
 	Schemas        *schema.Registry // nil: no schema checks
 	Logger         *zap.Logger
 	Gatherer       prometheus.Gatherer // served at /metrics; nil: prometheus.NewRegistry()
+	// Router, if set, sends requests for streams whose partition another instance writes to
+	// that instance (one hop; see forward.go). Self is this instance's address.
+	Router Router
+	Self   string
+	// Ready, if set, must also hold for /readyz (e.g. every owned partition caught up).
+	Ready func() bool
 }
 
 // Validate checks the settings.
@@ -48,10 +54,11 @@ func (c Config) Validate() error {
 
 // Server is the HTTP API.
 type Server struct {
-	cfg   Config
-	app   Appender
-	ready atomic.Bool
-	mux   *http.ServeMux
+	cfg    Config
+	app    Appender
+	ready  atomic.Bool
+	mux    *http.ServeMux
+	client *http.Client // forwards to partition owners
 }
 
 // New returns the API over app. It is not ready until SetReady(true).
@@ -68,7 +75,7 @@ func New(app Appender, cfg Config) (*Server, error) {
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, app: app, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, app: app, mux: http.NewServeMux(), client: &http.Client{}}
 	s.mux.HandleFunc("POST /v1/streams/{type}/{id}/events", s.handleAppend)
 	s.mux.HandleFunc("GET /v1/streams/{type}/{id}", s.handleHead)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -90,7 +97,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
-	if !s.ready.Load() {
+	if !s.ready.Load() || s.cfg.Ready != nil && !s.cfg.Ready() {
 		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "not ready"})
 		return
 	}
@@ -115,6 +122,16 @@ func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problemFor(err))
 		return
 	}
+	var body []byte
+	if s.cfg.Router != nil {
+		if body, err = s.bufferBody(r); err != nil {
+			writeProblem(w, Problem{Status: http.StatusBadRequest, Code: CodeBadBody, Detail: "read body: " + err.Error()})
+			return
+		}
+		if s.routed(w, r, sid, body, nil) {
+			return
+		}
+	}
 	events, err := eventhttp.Decode(r, s.cfg.Limits)
 	if err != nil {
 		writeProblem(w, problemFor(err))
@@ -131,6 +148,9 @@ func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	res, err := s.app.Append(ctx, req)
+	if errors.Is(err, appender.ErrNotOwner) && s.routed(w, r, sid, body, err) {
+		return
+	}
 	if err != nil {
 		s.writeAppendError(w, sid, err)
 		return
@@ -195,9 +215,15 @@ func (s *Server) handleHead(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problemFor(err))
 		return
 	}
+	if s.routed(w, r, sid, nil, nil) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	h, err := s.app.Head(ctx, sid)
+	if errors.Is(err, appender.ErrNotOwner) && s.routed(w, r, sid, nil, err) {
+		return
+	}
 	if err != nil {
 		s.writeAppendError(w, sid, err)
 		return

@@ -54,8 +54,17 @@ func (a *apiFlags) schemas() (*schema.Registry, error) {
 	return schema.Load(schema.Config{Dir: a.SchemaDir, Require: a.RequireSchemas})
 }
 
-// serveAPI runs the command API over store until ctx ends.
-func serveAPI(ctx context.Context, store appender.Store, flags apiFlags, log *zap.Logger, stdout io.Writer, banner string) error {
+// sharer shares the partitions with other instances: it runs the group membership that
+// acquires and releases partitions, and says where their owners are.
+type sharer interface {
+	runMembership(ctx context.Context, app *appender.Appender) error
+	router(app *appender.Appender) command.Router
+	address() string
+}
+
+// serveAPI runs the command API over store until ctx ends. With share nil it writes every
+// partition; otherwise the partitions this instance writes come and go with share.
+func serveAPI(ctx context.Context, store appender.Store, share sharer, flags apiFlags, log *zap.Logger, stdout io.Writer, banner string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	schemas, err := flags.schemas()
@@ -66,13 +75,32 @@ func serveAPI(ctx context.Context, store appender.Store, flags apiFlags, log *za
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", flags.HTTP, err)
 	}
-	app, err := appender.New(ctx, store, appender.Config{Logger: log, Metrics: appender.NewMetrics(reg)})
+	acfg := appender.Config{Logger: log, Metrics: appender.NewMetrics(reg)}
+	ccfg := command.Config{Schemas: schemas, Logger: log, Gatherer: reg}
+	var app *appender.Appender
+	if share == nil {
+		app, err = appender.New(ctx, store, acfg)
+	} else {
+		app, err = appender.NewDynamic(store, acfg)
+	}
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer app.Close()
-	api, err := command.New(app, command.Config{Schemas: schemas, Logger: log, Gatherer: reg})
+	if share != nil {
+		ccfg.Router, ccfg.Self, ccfg.Ready = share.router(app), share.address(), app.Ready
+		mctx, mcancel := context.WithCancel(ctx)
+		mdone := make(chan struct{})
+		go func() {
+			defer close(mdone)
+			if err := share.runMembership(mctx, app); err != nil {
+				log.Error("membership stopped", zap.Error(err))
+			}
+		}()
+		defer func() { mcancel(); <-mdone }()
+	}
+	api, err := command.New(app, ccfg)
 	if err != nil {
 		ln.Close()
 		return err
