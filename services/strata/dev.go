@@ -60,7 +60,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stop := runLocalProjections(ctx, eng, cfg.snapshotEvery, log)
 	defer stop()
 	banner := fmt.Sprintf("strata dev: embedded engine, data in %s\nprojections: index, stats, snapshots (every %d events, JSON merge patch)", dir, cfg.snapshotEvery)
-	return serveAPI(ctx, eng, cfg.api, log, stdout, banner)
+	return serveAPI(ctx, eng, nil, cfg.api, log, stdout, banner)
 }
 
 // runLocalProjections runs the built-in projections on the embedded engine until stop is
