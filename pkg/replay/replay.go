@@ -136,7 +136,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	r := &run{cfg: cfg, state: State{Version: stateVersion, Topic: cfg.Topic, Sink: cfg.SinkName},
+	r := &run{ctx: ctx, cfg: cfg, state: State{Version: stateVersion, Topic: cfg.Topic, Sink: cfg.SinkName},
 		next: map[int32]int64{}, lastFlush: time.Now()}
 	rep := Report{Topic: cfg.Topic, Resumed: cfg.State != nil}
 	for _, rg := range ranges {
@@ -174,6 +174,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 // run is the state of one Run; only Run's goroutine touches it.
 type run struct {
+	ctx        context.Context
 	cfg        Config
 	state      State
 	next       map[int32]int64
@@ -185,6 +186,11 @@ type run struct {
 }
 
 func (r *run) record(rec *Record) error {
+	if r.read%64 == 0 {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+	}
 	p := rec.Position.Partition
 	r.progress.Read += rec.Position.Offset + 1 - r.next[p]
 	r.next[p] = rec.Position.Offset + 1

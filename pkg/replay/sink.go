@@ -92,7 +92,7 @@ func CreateFile(path string, f Format, resumeAt int64) (Sink, error) {
 		if err != nil {
 			return nil, fmt.Errorf("create output: %w", err)
 		}
-		return newFileSink(file, f, file, true)
+		return newFileSink(file, f, file, 0, true)
 	}
 	if f == Parquet {
 		return nil, fmt.Errorf("%w: %s output cannot be resumed", ErrReplayState, f)
@@ -118,21 +118,19 @@ func CreateFile(path string, f Format, resumeAt int64) (Sink, error) {
 		_ = file.Close()
 		return nil, fmt.Errorf("open output to resume: %w", err)
 	}
-	s, err := newFileSink(file, f, file, resumeAt == 0)
-	if s != nil {
-		s.(*fileSink).cw.n = resumeAt
-	}
-	return s, err
+	return newFileSink(file, f, file, resumeAt, resumeAt == 0)
 }
 
 // NewWriterSink returns a sink writing format f to w (standard output, a pipe). Commit
 // flushes its buffer; it cannot be resumed.
 func NewWriterSink(w io.Writer, f Format) (Sink, error) {
-	return newFileSink(nil, f, w, true)
+	return newFileSink(nil, f, w, 0, true)
 }
 
-func newFileSink(file *os.File, f Format, w io.Writer, fresh bool) (Sink, error) {
-	s := &fileSink{enc: newEncoder(f), f: file, cw: countingWriter{w: w}}
+// newFileSink returns a sink over w, which holds size bytes already; a fresh one gets the
+// format's header.
+func newFileSink(file *os.File, f Format, w io.Writer, size int64, fresh bool) (Sink, error) {
+	s := &fileSink{enc: newEncoder(f), f: file, cw: countingWriter{w: w, n: size}}
 	if file != nil {
 		s.closer = file
 	}
