@@ -2,25 +2,19 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/anishathalye/porcupine"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/strata-platform/strata/pkg/appender"
-	"github.com/strata-platform/strata/pkg/event"
-	"github.com/strata-platform/strata/pkg/eventkafka"
+	"github.com/strata-platform/strata/pkg/history"
 	"github.com/strata-platform/strata/pkg/stream"
 	"github.com/strata-platform/strata/pkg/testrig"
 )
@@ -29,77 +23,6 @@ import (
 // the history two ways: the log, read back with a plain franz-go consumer (I1, whole
 // appends, every acknowledged append where its answer says), and the answers, checked for
 // per-stream linearizability with porcupine (I2).
-
-// raceEvent returns a fresh, unstamped event. Retries build new events with the same ids,
-// as a client resending a request would.
-func raceEvent(source, id string) *event.Event {
-	e := event.New()
-	e.SetID(id)
-	e.SetSource(source)
-	e.SetType("com.example.race.happened")
-	_ = e.SetData("application/json", map[string]any{"id": id, "pad": "0123456789abcdef0123456789abcdef"})
-	return &e
-}
-
-func raceEvents(source string, ids []string) []*event.Event {
-	out := make([]*event.Event, len(ids))
-	for i, id := range ids {
-		out[i] = raceEvent(source, id)
-	}
-	return out
-}
-
-// outcome classifies an answer.
-type outcome uint8
-
-const (
-	outOK          outcome = iota // committed (Result)
-	outConflict                   // *stream.ConflictError
-	outTimeout                    // the client's deadline passed: unknown
-	outUnavailable                // appender.ErrUnavailable: not committed, by contract
-	outRead                       // a head read
-)
-
-func (o outcome) String() string {
-	return [...]string{"ok", "conflict", "timeout", "unavailable", "read"}[o]
-}
-
-// histOp is one operation of the history, with its call and return times (ns since start).
-type histOp struct {
-	client    int
-	stream    stream.ID
-	read      bool
-	expected  stream.Expected
-	source    string
-	ids       []string
-	call, ret int64
-	out       outcome
-	version   int64 // ok: the new version; conflict: the current one; read: the head's
-	res       appender.Result
-	resolved  bool // an unknown outcome that the log shows committed, at version
-}
-
-type eventKey struct{ source, id string }
-
-// classify records an Append's answer in op; it returns false for an error no caller may
-// see.
-func (op *histOp) classify(res appender.Result, err error) bool {
-	var ce *stream.ConflictError
-	switch {
-	case err == nil:
-		op.out, op.version, op.res = outOK, res.Version, res
-	case errors.As(err, &ce):
-		op.out, op.version = outConflict, ce.Current
-		return ce.Stream == op.stream && ce.Expected == op.expected
-	case errors.Is(err, context.DeadlineExceeded):
-		op.out = outTimeout
-	case errors.Is(err, appender.ErrUnavailable):
-		op.out = outUnavailable
-	default:
-		return false
-	}
-	return true
-}
 
 // raceRun is the shared state of one TestStore_RaceLinearizable run.
 type raceRun struct {
@@ -115,8 +38,8 @@ type raceRun struct {
 func (r *raceRun) now() int64 { return int64(time.Since(r.t0)) }
 
 // client runs appends (and a few head reads) until the budget is spent or time is up.
-func (r *raceRun) client(c int, rng *rand.Rand) []histOp {
-	var ops []histOp
+func (r *raceRun) client(c int, rng *rand.Rand) []history.Op {
+	var ops []history.Op
 	seen := map[stream.ID]int64{} // the version this client last saw, per stream
 	var again *stream.ID          // after a conflict, often try the same stream at its current version
 	for seq := 0; ; seq++ {
@@ -135,10 +58,10 @@ func (r *raceRun) client(c int, rng *rand.Rand) []histOp {
 			return ops
 		}
 		op := r.append(c, seq, s, pickExpected(rng, seen[s]), rng)
-		if op.out == outOK || op.out == outConflict {
-			seen[s] = op.version
+		if op.Out == history.OutOK || op.Out == history.OutConflict {
+			seen[s] = op.Version
 		}
-		if op.out == outConflict && rng.IntN(2) == 0 {
+		if op.Out == history.OutConflict && rng.IntN(2) == 0 {
 			again = &s
 		}
 		ops = append(ops, op)
@@ -147,10 +70,10 @@ func (r *raceRun) client(c int, rng *rand.Rand) []histOp {
 
 // append makes one append of 1–3 new events; a few get a deadline short enough to pass
 // while the append is in flight.
-func (r *raceRun) append(c, seq int, s stream.ID, exp stream.Expected, rng *rand.Rand) histOp {
-	op := histOp{client: c, stream: s, source: fmt.Sprintf("/race/c%d", c), expected: exp}
+func (r *raceRun) append(c, seq int, s stream.ID, exp stream.Expected, rng *rand.Rand) history.Op {
+	op := history.Op{Client: c, Stream: s, Source: fmt.Sprintf("/race/c%d", c), Expected: exp}
 	for i := range 1 + rng.IntN(3) {
-		op.ids = append(op.ids, fmt.Sprintf("c%d-%d-%d", c, seq, i))
+		op.IDs = append(op.IDs, fmt.Sprintf("c%d-%d-%d", c, seq, i))
 	}
 	deadline := 20 * time.Second
 	if rng.IntN(100) < 4 {
@@ -158,28 +81,28 @@ func (r *raceRun) append(c, seq int, s stream.ID, exp stream.Expected, rng *rand
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	op.call = r.now()
-	res, err := r.a.Append(ctx, appender.Request{Stream: s, Expected: exp, Events: raceEvents(op.source, op.ids)})
-	op.ret = r.now()
-	if !op.classify(res, err) {
+	op.Call = r.now()
+	res, err := r.a.Append(ctx, appender.Request{Stream: s, Expected: exp, Events: history.Events(op.Source, op.IDs)})
+	op.Ret = r.now()
+	if !op.Classify(res, err) {
 		r.t.Errorf("append %s expected %s: unexpected answer %v", s, exp, err)
 	}
 	return op
 }
 
-func (r *raceRun) read(c int, s stream.ID, seen map[stream.ID]int64) histOp {
-	op := histOp{client: c, stream: s, read: true, out: outRead}
+func (r *raceRun) read(c int, s stream.ID, seen map[stream.ID]int64) history.Op {
+	op := history.Op{Client: c, Stream: s, Read: true, Out: history.OutRead}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	op.call = r.now()
+	op.Call = r.now()
 	h, err := r.a.Head(ctx, s)
-	op.ret = r.now()
+	op.Ret = r.now()
 	if err != nil {
 		r.t.Errorf("head %s: %v", s, err)
-		op.out = outTimeout // no information; dropped from the model
+		op.Out = history.OutUnknown // no information; dropped from the model
 		return op
 	}
-	op.version = h.Version
+	op.Version = h.Version
 	seen[s] = h.Version
 	return op
 }
@@ -223,7 +146,7 @@ func TestStore_RaceLinearizable(t *testing.T) {
 	r.budget.Store(appends)
 	r.t0 = time.Now()
 	r.stopAt = r.t0.Add(45 * time.Second) // bounds the test on a loaded machine
-	perClient := make([][]histOp, clients)
+	perClient := make([][]history.Op, clients)
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() { perClient[c] = r.client(c, rand.New(rand.NewPCG(seed, uint64(c)))) })
@@ -238,354 +161,29 @@ func TestStore_RaceLinearizable(t *testing.T) {
 	s.Close()
 	hist := slices.Concat(perClient...)
 
-	log := readEventLog(t, cfg)
-	byKey, byStream := checkEventLog(t, cfg, log)
-	checkAnswers(t, hist, byKey)
-	checkLinearizable(t, hist)
+	log := history.ReadLog(t, target(cfg))
+	byKey, byStream := history.CheckLog(t, target(cfg), log)
+	history.CheckAnswers(t, hist, byKey)
+	history.CheckLinearizable(t, hist)
 
-	n := map[outcome]int{}
+	n := map[history.Outcome]int{}
 	resolved := 0
 	for _, op := range hist {
-		n[op.out]++
-		if op.resolved {
+		n[op.Out]++
+		if op.Resolved {
 			resolved++
 		}
 	}
 	t.Logf("%d appends + %d reads by %d clients on %d streams in %v (%.0f appends/s)",
-		len(hist)-n[outRead], n[outRead], clients, len(byStream), elapsed.Round(time.Millisecond),
-		float64(len(hist)-n[outRead])/elapsed.Seconds())
+		len(hist)-n[history.OutRead], n[history.OutRead], clients, len(byStream), elapsed.Round(time.Millisecond),
+		float64(len(hist)-n[history.OutRead])/elapsed.Seconds())
 	if r.budget.Load() > 0 {
 		t.Logf("stopped by the time limit with %d appends of the budget left", r.budget.Load())
 	}
 	t.Logf("acknowledged %d, conflicts %d, unknown %d (timeout %d, of which the log shows %d committed; unavailable %d); %d events in Kafka",
-		n[outOK], n[outConflict], n[outTimeout]+n[outUnavailable], n[outTimeout], resolved, n[outUnavailable], len(log))
-	if n[outOK] == 0 || n[outConflict] == 0 {
+		n[history.OutOK], n[history.OutConflict], n[history.OutUnknown]+n[history.OutUnavailable], n[history.OutUnknown], resolved, n[history.OutUnavailable], len(log))
+	if n[history.OutOK] == 0 || n[history.OutConflict] == 0 {
 		t.Errorf("the workload should produce both commits and conflicts")
-	}
-}
-
-// loggedEvent is one event as a plain consumer reads it from Kafka.
-type loggedEvent struct {
-	pos     stream.Position
-	stream  stream.ID
-	version int64
-	key     eventKey
-}
-
-// readEventLog reads every event topic of cfg from the start with a plain read_committed
-// consumer, decoding each record and checking it is a valid Strata CloudEvent. Records come
-// back in partition order. Reading ends when the broker has had nothing more for a while.
-func readEventLog(t *testing.T, cfg Config) []loggedEvent {
-	t.Helper()
-	topics := eventTopicsOf(t, cfg)
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.Kafka...),
-		kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxWait(250*time.Millisecond),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var out []loggedEvent
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		fs.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("fetch %s/%d: %v", topic, p, err)
-			}
-		})
-		recs := fs.Records()
-		if len(recs) == 0 {
-			return out
-		}
-		for _, rec := range recs {
-			out = append(out, decodeLogged(t, rec))
-		}
-	}
-	t.Fatalf("reading the event topics did not end within a minute")
-	return nil
-}
-
-func eventTopicsOf(t *testing.T, cfg Config) []string {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	details, err := kadm.NewClient(cl).ListTopics(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var topics []string
-	for _, name := range details.Names() {
-		if strings.HasPrefix(name, cfg.TopicPrefix+".") && strings.HasSuffix(name, ".events") {
-			topics = append(topics, name)
-		}
-	}
-	if len(topics) == 0 {
-		t.Fatalf("no event topics with prefix %s", cfg.TopicPrefix)
-	}
-	return topics
-}
-
-func decodeLogged(t *testing.T, rec *kgo.Record) loggedEvent {
-	t.Helper()
-	e, err := eventkafka.Decode(rec)
-	if err != nil {
-		t.Fatalf("%s/%d@%d: decode: %v", rec.Topic, rec.Partition, rec.Offset, err)
-	}
-	if err := event.ValidateStrata(&e, event.Limits{}); err != nil {
-		t.Fatalf("%s/%d@%d: not a valid Strata CloudEvent: %v", rec.Topic, rec.Partition, rec.Offset, err)
-	}
-	v, _, _ := event.AggregateVersion(&e)
-	return loggedEvent{
-		pos:     stream.Position{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset},
-		stream:  stream.ID{Type: event.AggregateType(&e), ID: event.AggregateID(&e)},
-		version: v,
-		key:     eventKey{e.Source(), e.ID()},
-	}
-}
-
-// errorBudget reports at most n errors, then one line saying how many more there were.
-type errorBudget struct {
-	t    *testing.T
-	n    int
-	seen int
-}
-
-func (b *errorBudget) errorf(format string, args ...any) {
-	b.t.Helper()
-	b.seen++
-	if b.seen <= b.n {
-		b.t.Errorf(format, args...)
-	}
-}
-
-func (b *errorBudget) done(what string) {
-	if b.seen > b.n {
-		b.t.Errorf("%s: %d more errors not shown", what, b.seen-b.n)
-	}
-}
-
-// checkEventLog checks I1 on the log: every stream lives in its topic and partition, its
-// versions are exactly 1..n in partition order, and no (source, id) is stored twice.
-func checkEventLog(t *testing.T, cfg Config, log []loggedEvent) (map[eventKey]loggedEvent, map[stream.ID][]loggedEvent) {
-	t.Helper()
-	eb := &errorBudget{t: t, n: 20}
-	byKey := make(map[eventKey]loggedEvent, len(log))
-	byStream := map[stream.ID][]loggedEvent{}
-	lastOffset := map[string]int64{}
-	for _, le := range log {
-		tp := fmt.Sprintf("%s/%d", le.pos.Topic, le.pos.Partition)
-		if off, ok := lastOffset[tp]; ok && le.pos.Offset <= off {
-			eb.errorf("%s: offset %d delivered after %d", tp, le.pos.Offset, off)
-		}
-		lastOffset[tp] = le.pos.Offset
-		wantTopic := cfg.TopicPrefix + "." + le.stream.Type + ".events"
-		wantPart := int32(stream.PartitionFor(le.stream.ID, cfg.Partitions))
-		if le.pos.Topic != wantTopic || le.pos.Partition != wantPart {
-			eb.errorf("%s v%d stored in %s, want %s/%d", le.stream, le.version, tp, wantTopic, wantPart)
-		}
-		prev := byStream[le.stream]
-		if want := int64(len(prev)) + 1; le.version != want {
-			eb.errorf("I1: %s at %s@%d has version %d, want %d (gap, duplicate or reorder)", le.stream, tp, le.pos.Offset, le.version, want)
-		}
-		byStream[le.stream] = append(prev, le)
-		if old, dup := byKey[le.key]; dup {
-			eb.errorf("event %v stored twice: %s v%d at %v and v%d at %v", le.key, le.stream, old.version, old.pos, le.version, le.pos)
-		}
-		byKey[le.key] = le
-	}
-	eb.done("I1")
-	return byKey, byStream
-}
-
-// checkAnswers compares the answers with the log: every acknowledged append is stored whole
-// at the answered versions and positions; a conflict or an ErrUnavailable stored nothing;
-// an append whose outcome is unknown is stored whole or not at all (and is then resolved);
-// every stored event was sent by some append.
-func checkAnswers(t *testing.T, hist []histOp, byKey map[eventKey]loggedEvent) {
-	t.Helper()
-	eb := &errorBudget{t: t, n: 20}
-	sent := map[eventKey]bool{}
-	for i := range hist {
-		op := &hist[i]
-		if op.read {
-			continue
-		}
-		var found []loggedEvent
-		for _, id := range op.ids {
-			k := eventKey{op.source, id}
-			sent[k] = true
-			if le, ok := byKey[k]; ok {
-				found = append(found, le)
-			}
-		}
-		if len(found) != 0 && len(found) != len(op.ids) {
-			eb.errorf("partial append %s %v: %d of %d events stored (%s)", op.stream, op.ids, len(found), len(op.ids), op.out)
-			continue
-		}
-		if err := checkWhole(op, found); err != nil {
-			eb.errorf("append %s %v (%s): %v", op.stream, op.ids, op.out, err)
-			continue
-		}
-		switch {
-		case op.out == outOK:
-			if err := checkAcknowledged(op, found); err != nil {
-				eb.errorf("acknowledged append %s %v: %v", op.stream, op.ids, err)
-			}
-		case len(found) == 0:
-		case op.out == outTimeout:
-			op.resolved, op.version = true, found[len(found)-1].version
-		default: // a conflict or ErrUnavailable that was committed after all
-			eb.errorf("append %s %v answered %s (version %d) but committed at v%d..v%d",
-				op.stream, op.ids, op.out, op.version, found[0].version, found[len(found)-1].version)
-		}
-	}
-	for k, le := range byKey {
-		if !sent[k] {
-			eb.errorf("event %v (%s v%d) in the log was never sent", k, le.stream, le.version)
-		}
-	}
-	eb.done("answers")
-}
-
-// checkWhole checks that the stored events of one append are its stream's consecutive
-// versions, in the append's order: nothing of another append between them.
-func checkWhole(op *histOp, found []loggedEvent) error {
-	for j, le := range found {
-		if le.stream != op.stream {
-			return fmt.Errorf("event %d stored in stream %s", j, le.stream)
-		}
-		if j > 0 && le.version != found[0].version+int64(j) {
-			return fmt.Errorf("not contiguous: event %d at v%d after event 0 at v%d", j, le.version, found[0].version)
-		}
-	}
-	return nil
-}
-
-func checkAcknowledged(op *histOp, found []loggedEvent) error {
-	if len(found) == 0 {
-		return fmt.Errorf("acknowledged at v%d but not in the log (I3)", op.version)
-	}
-	if len(op.res.Positions) != len(op.ids) {
-		return fmt.Errorf("%d positions for %d events", len(op.res.Positions), len(op.ids))
-	}
-	first := op.res.Version - int64(len(op.ids)) + 1
-	for j, le := range found {
-		if le.version != first+int64(j) || le.pos != op.res.Positions[j] {
-			return fmt.Errorf("event %d answered v%d at %v, stored v%d at %v",
-				j, first+int64(j), op.res.Positions[j], le.version, le.pos)
-		}
-	}
-	return nil
-}
-
-// The porcupine model of one stream: the state is its version.
-type (
-	lzInput struct {
-		read     bool
-		expected stream.Expected
-		n        int64
-	}
-	lzOutput struct {
-		out     outcome
-		version int64
-	}
-)
-
-// streamModel is nondeterministic only for appends whose outcome is unknown: they may or
-// may not have taken effect.
-var streamModel = porcupine.NondeterministicModel{
-	Init: func() []any { return []any{int64(0)} },
-	Step: func(state, input, output any) []any {
-		v, in, out := state.(int64), input.(lzInput), output.(lzOutput)
-		if in.read {
-			if out.version == v {
-				return []any{v}
-			}
-			return nil
-		}
-		pass := stream.Check(stream.ID{}, in.expected, v) == nil
-		switch out.out {
-		case outOK:
-			if pass && out.version == v+in.n {
-				return []any{v + in.n}
-			}
-		case outConflict:
-			if !pass && out.version == v {
-				return []any{v}
-			}
-		default:
-			if pass {
-				return []any{v, v + in.n}
-			}
-			return []any{v}
-		}
-		return nil
-	},
-	DescribeOperation: func(input, output any) string {
-		in, out := input.(lzInput), output.(lzOutput)
-		if in.read {
-			return fmt.Sprintf("head() -> %d", out.version)
-		}
-		if out.out == outTimeout || out.out == outUnavailable {
-			return fmt.Sprintf("append(exp %s, %d) -> %s", in.expected, in.n, out.out)
-		}
-		return fmt.Sprintf("append(exp %s, %d) -> %s %d", in.expected, in.n, out.out, out.version)
-	},
-	DescribeState: func(state any) string { return fmt.Sprintf("v%d", state.(int64)) },
-}
-
-// checkLinearizable checks each stream's history with porcupine. An append whose outcome is
-// unknown returns at the end of the history; if the log shows it committed, its output is
-// that commit, else it may or may not have taken effect.
-func checkLinearizable(t *testing.T, hist []histOp) {
-	t.Helper()
-	end := int64(0)
-	for _, op := range hist {
-		end = max(end, op.ret+1)
-	}
-	perStream := map[stream.ID][]porcupine.Operation{}
-	for _, op := range hist {
-		in := lzInput{read: op.read, expected: op.expected, n: int64(len(op.ids))}
-		out := lzOutput{out: op.out, version: op.version}
-		ret := op.ret
-		switch {
-		case op.read && op.out != outRead:
-			continue // a failed read says nothing
-		case op.resolved:
-			out.out, ret = outOK, end
-		case op.out == outTimeout || op.out == outUnavailable:
-			ret = end
-		}
-		perStream[op.stream] = append(perStream[op.stream], porcupine.Operation{
-			ClientId: op.client, Input: in, Call: op.call, Output: out, Return: ret})
-	}
-	model := streamModel.ToModel()
-	dir := os.Getenv("STRATA_PORCUPINE_DIR")
-	for s, ops := range perStream {
-		res, info := porcupine.CheckOperationsVerbose(model, ops, 30*time.Second)
-		if res == porcupine.Ok {
-			continue
-		}
-		if dir == "" {
-			dir = t.TempDir()
-		}
-		path := filepath.Join(dir, strings.ReplaceAll(s.String(), "/", "_")+".html")
-		if err := porcupine.VisualizePath(model, info, path); err != nil {
-			t.Logf("visualize %s: %v", s, err)
-		}
-		t.Errorf("I2: stream %s (%d operations) is not linearizable (%v); visualisation: %s", s, len(ops), res, path)
 	}
 }
 
@@ -595,15 +193,15 @@ type retryAppend struct {
 	expected  stream.Expected
 	source    string
 	ids       []string
-	first     histOp // the short-deadline attempt
-	final     histOp // the answer the client settled on
+	first     history.Op // the short-deadline attempt
+	final     history.Op // the answer the client settled on
 	attempts  int
 	retriedOK bool // the first attempt answered ok and a retry repeated it
 }
 
 // TestStore_RetryAfterTimeout appends with deadlines short enough that many time out while
 // their group commit is in flight, then retries each with the same event ids until it gets
-// an answer (I4): a retry gets the original outcome or commits normally, and nothing is
+// an answer (I4): a retry gets the original history.Outcome or commits normally, and nothing is
 // stored twice.
 func TestStore_RetryAfterTimeout(t *testing.T) {
 	const (
@@ -638,8 +236,8 @@ func TestStore_RetryAfterTimeout(t *testing.T) {
 					ra.ids = append(ra.ids, fmt.Sprintf("c%d-%d-%d", c, i, j))
 				}
 				retryOne(t, a, rng, &ra)
-				if ra.final.out == outOK || ra.final.out == outConflict {
-					seen[ra.stream] = ra.final.version
+				if ra.final.Out == history.OutOK || ra.final.Out == history.OutConflict {
+					seen[ra.stream] = ra.final.Version
 				}
 				results[c] = append(results[c], ra)
 			}
@@ -651,21 +249,21 @@ func TestStore_RetryAfterTimeout(t *testing.T) {
 	}
 	s.Close()
 	all := slices.Concat(results...)
-	log := readEventLog(t, cfg)
-	byKey, _ := checkEventLog(t, cfg, log)
+	log := history.ReadLog(t, target(cfg))
+	byKey, _ := history.CheckLog(t, target(cfg), log)
 	checkRetries(t, all, byKey, len(log))
 }
 
 // retryOne makes the short-deadline attempt, then retries with a generous deadline until an
-// answer comes (or, after an ok, once, to see the original outcome again).
+// answer comes (or, after an ok, once, to see the original history.Outcome again).
 func retryOne(t *testing.T, a *appender.Appender, rng *rand.Rand, ra *retryAppend) {
-	attempt := func(d time.Duration) histOp {
-		op := histOp{stream: ra.stream, expected: ra.expected, source: ra.source, ids: ra.ids}
+	attempt := func(d time.Duration) history.Op {
+		op := history.Op{Stream: ra.stream, Expected: ra.expected, Source: ra.source, IDs: ra.ids}
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
 		ra.attempts++
-		res, err := a.Append(ctx, appender.Request{Stream: ra.stream, Expected: ra.expected, Events: raceEvents(ra.source, ra.ids)})
-		if !op.classify(res, err) {
+		res, err := a.Append(ctx, appender.Request{Stream: ra.stream, Expected: ra.expected, Events: history.Events(ra.source, ra.ids)})
+		if !op.Classify(res, err) {
 			t.Errorf("append %s %v: unexpected answer %v", ra.stream, ra.ids, err)
 		}
 		return op
@@ -676,19 +274,19 @@ func retryOne(t *testing.T, a *appender.Appender, rng *rand.Rand, ra *retryAppen
 	}
 	ra.first = attempt(short)
 	ra.final = ra.first
-	switch ra.first.out {
-	case outOK:
+	switch ra.first.Out {
+	case history.OutOK:
 		again := attempt(10 * time.Second)
-		if again.out != outOK || !again.res.Duplicate || again.version != ra.first.version ||
-			!slices.Equal(again.res.Positions, ra.first.res.Positions) {
+		if again.Out != history.OutOK || !again.Res.Duplicate || again.Version != ra.first.Version ||
+			!slices.Equal(again.Res.Positions, ra.first.Res.Positions) {
 			t.Errorf("I4: retry of acknowledged append %s %v (v%d at %v) got %s %+v",
-				ra.stream, ra.ids, ra.first.version, ra.first.res.Positions, again.out, again.res)
+				ra.stream, ra.ids, ra.first.Version, ra.first.Res.Positions, again.Out, again.Res)
 		}
 		ra.retriedOK = true
-	case outTimeout, outUnavailable:
+	case history.OutUnknown, history.OutUnavailable:
 		for range 10 {
 			ra.final = attempt(10 * time.Second)
-			if ra.final.out == outOK || ra.final.out == outConflict {
+			if ra.final.Out == history.OutOK || ra.final.Out == history.OutConflict {
 				return
 			}
 		}
@@ -698,9 +296,9 @@ func retryOne(t *testing.T, a *appender.Appender, rng *rand.Rand, ra *retryAppen
 
 // checkRetries compares the answers with the log and counts committed events against the
 // distinct event ids acknowledged.
-func checkRetries(t *testing.T, all []retryAppend, byKey map[eventKey]loggedEvent, stored int) {
+func checkRetries(t *testing.T, all []retryAppend, byKey map[history.EventKey]history.Logged, stored int) {
 	t.Helper()
-	eb := &errorBudget{t: t, n: 20}
+	eb := &history.ErrorBudget{T: t, N: 20}
 	var timedOut, dupAnswers, freshCommits, conflicts, acked, repeated int
 	for i := range all {
 		ra := &all[i]
@@ -708,38 +306,38 @@ func checkRetries(t *testing.T, all []retryAppend, byKey map[eventKey]loggedEven
 		if ra.retriedOK {
 			repeated++
 		}
-		if ra.first.out == outTimeout || ra.first.out == outUnavailable {
+		if ra.first.Out == history.OutUnknown || ra.first.Out == history.OutUnavailable {
 			timedOut++
 			switch {
-			case op.out == outOK && op.res.Duplicate:
+			case op.Out == history.OutOK && op.Res.Duplicate:
 				dupAnswers++
-			case op.out == outOK:
+			case op.Out == history.OutOK:
 				freshCommits++
 			}
 		}
-		var found []loggedEvent
+		var found []history.Logged
 		for _, id := range ra.ids {
-			if le, ok := byKey[eventKey{ra.source, id}]; ok {
+			if le, ok := byKey[history.EventKey{Source: ra.source, ID: id}]; ok {
 				found = append(found, le)
 			}
 		}
-		switch op.out {
-		case outOK:
+		switch op.Out {
+		case history.OutOK:
 			acked += len(ra.ids)
-			if err := checkWhole(&op, found); err != nil {
-				eb.errorf("append %s %v: %v", ra.stream, ra.ids, err)
-			} else if err := checkAcknowledged(&op, found); err != nil {
-				eb.errorf("append %s %v (after %d attempts): %v", ra.stream, ra.ids, ra.attempts, err)
+			if err := history.CheckWhole(&op, found); err != nil {
+				eb.Errorf("append %s %v: %v", ra.stream, ra.ids, err)
+			} else if err := history.CheckAcknowledged(&op, found); err != nil {
+				eb.Errorf("append %s %v (after %d attempts): %v", ra.stream, ra.ids, ra.attempts, err)
 			}
-		case outConflict:
+		case history.OutConflict:
 			conflicts++
 			if len(found) > 0 {
-				eb.errorf("append %s %v answered conflict (current %d) after %d attempts but stored at v%d",
-					ra.stream, ra.ids, op.version, ra.attempts, found[0].version)
+				eb.Errorf("append %s %v answered conflict (current %d) after %d attempts but stored at v%d",
+					ra.stream, ra.ids, op.Version, ra.attempts, found[0].Version)
 			}
 		}
 	}
-	eb.done("retries")
+	eb.Done("retries")
 	if stored != acked {
 		t.Errorf("I4: %d events in Kafka, %d distinct event ids acknowledged", stored, acked)
 	}
@@ -751,11 +349,11 @@ func checkRetries(t *testing.T, all []retryAppend, byKey map[eventKey]loggedEven
 // TestStreamModel checks the checker: the porcupine model accepts linearizable histories of
 // one stream and refuses the violations the race tests look for.
 func TestStreamModel(t *testing.T) {
-	app := func(exp stream.Expected, n int64, out outcome, v, call, ret int64) porcupine.Operation {
-		return porcupine.Operation{Input: lzInput{expected: exp, n: n}, Output: lzOutput{out: out, version: v}, Call: call, Return: ret}
+	app := func(exp stream.Expected, n int64, out history.Outcome, v, call, ret int64) porcupine.Operation {
+		return porcupine.Operation{Input: history.ModelInput{Expected: exp, N: n}, Output: history.ModelOutput{Out: out, Version: v}, Call: call, Return: ret}
 	}
 	read := func(v, call, ret int64) porcupine.Operation {
-		return porcupine.Operation{Input: lzInput{read: true}, Output: lzOutput{out: outRead, version: v}, Call: call, Return: ret}
+		return porcupine.Operation{Input: history.ModelInput{Read: true}, Output: history.ModelOutput{Out: history.OutRead, Version: v}, Call: call, Return: ret}
 	}
 	v0, v1 := stream.ExactVersion(0), stream.ExactVersion(1)
 	tests := []struct {
@@ -763,18 +361,18 @@ func TestStreamModel(t *testing.T) {
 		ops  []porcupine.Operation
 		ok   bool
 	}{
-		{"sequential", []porcupine.Operation{app(v0, 1, outOK, 1, 0, 1), app(v1, 2, outOK, 3, 2, 3), read(3, 4, 5),
-			app(stream.Exists, 1, outOK, 4, 6, 7), app(v1, 1, outConflict, 4, 8, 9)}, true},
-		{"concurrent, either order", []porcupine.Operation{app(v0, 1, outConflict, 2, 0, 10), app(v0, 2, outOK, 2, 1, 9)}, true},
-		{"conflict with a stale current", []porcupine.Operation{app(v0, 1, outOK, 1, 0, 1), app(v0, 1, outConflict, 0, 2, 3)}, false},
-		{"conflict with a version never reached", []porcupine.Operation{app(v0, 1, outConflict, 1, 0, 1), read(0, 2, 3)}, false},
-		{"lost update", []porcupine.Operation{app(v0, 1, outOK, 1, 0, 5), app(v0, 1, outOK, 1, 1, 6)}, false},
-		{"exists on an empty stream", []porcupine.Operation{app(stream.Exists, 1, outOK, 1, 0, 1)}, false},
-		{"unknown took effect", []porcupine.Operation{app(v0, 1, outTimeout, 0, 0, 100), read(0, 1, 2), read(1, 3, 4)}, true},
-		{"unknown did not", []porcupine.Operation{app(v0, 1, outTimeout, 0, 0, 100), app(v0, 2, outOK, 2, 1, 2)}, true},
-		{"unknown cannot be undone", []porcupine.Operation{app(v0, 1, outTimeout, 0, 0, 100), read(1, 1, 2), read(0, 3, 4)}, false},
+		{"sequential", []porcupine.Operation{app(v0, 1, history.OutOK, 1, 0, 1), app(v1, 2, history.OutOK, 3, 2, 3), read(3, 4, 5),
+			app(stream.Exists, 1, history.OutOK, 4, 6, 7), app(v1, 1, history.OutConflict, 4, 8, 9)}, true},
+		{"concurrent, either order", []porcupine.Operation{app(v0, 1, history.OutConflict, 2, 0, 10), app(v0, 2, history.OutOK, 2, 1, 9)}, true},
+		{"conflict with a stale current", []porcupine.Operation{app(v0, 1, history.OutOK, 1, 0, 1), app(v0, 1, history.OutConflict, 0, 2, 3)}, false},
+		{"conflict with a version never reached", []porcupine.Operation{app(v0, 1, history.OutConflict, 1, 0, 1), read(0, 2, 3)}, false},
+		{"lost update", []porcupine.Operation{app(v0, 1, history.OutOK, 1, 0, 5), app(v0, 1, history.OutOK, 1, 1, 6)}, false},
+		{"exists on an empty stream", []porcupine.Operation{app(stream.Exists, 1, history.OutOK, 1, 0, 1)}, false},
+		{"unknown took effect", []porcupine.Operation{app(v0, 1, history.OutUnknown, 0, 0, 100), read(0, 1, 2), read(1, 3, 4)}, true},
+		{"unknown did not", []porcupine.Operation{app(v0, 1, history.OutUnknown, 0, 0, 100), app(v0, 2, history.OutOK, 2, 1, 2)}, true},
+		{"unknown cannot be undone", []porcupine.Operation{app(v0, 1, history.OutUnknown, 0, 0, 100), read(1, 1, 2), read(0, 3, 4)}, false},
 	}
-	model := streamModel.ToModel()
+	model := history.StreamModel.ToModel()
 	for _, tt := range tests {
 		if got := porcupine.CheckOperations(model, tt.ops); got != tt.ok {
 			t.Errorf("%s: linearizable = %v, want %v", tt.name, got, tt.ok)
@@ -806,7 +404,7 @@ func TestStore_RaceUnderFencing(t *testing.T) {
 	var fences atomic.Int64
 	var wg sync.WaitGroup
 	wg.Go(func() { fenceLoop(cfg, "p0", stop, &fences) })
-	per := make([][]histOp, 12)
+	per := make([][]history.Op, 12)
 	var cw sync.WaitGroup
 	for c := range per {
 		cw.Go(func() { per[c] = r.client(c, rand.New(rand.NewPCG(seed, uint64(c)))) })
@@ -819,9 +417,9 @@ func TestStore_RaceUnderFencing(t *testing.T) {
 	}
 	s.Close()
 	hist := slices.Concat(per...)
-	byKey, _ := checkEventLog(t, cfg, readEventLog(t, cfg))
-	checkAnswers(t, hist, byKey)
-	checkLinearizable(t, hist)
+	byKey, _ := history.CheckLog(t, target(cfg), history.ReadLog(t, target(cfg)))
+	history.CheckAnswers(t, hist, byKey)
+	history.CheckLinearizable(t, hist)
 	t.Logf("%d fences, %d operations", fences.Load(), len(hist))
 }
 
@@ -845,4 +443,9 @@ func fenceLoop(cfg Config, suffix string, stop <-chan struct{}, fences *atomic.I
 		cancel()
 		cl.Close()
 	}
+}
+
+// target names cfg's event topics for the history checkers.
+func target(cfg Config) history.Target {
+	return history.Target{Kafka: cfg.Kafka, TopicPrefix: cfg.TopicPrefix, Partitions: cfg.Partitions}
 }
