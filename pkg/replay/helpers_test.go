@@ -37,45 +37,54 @@ type item struct {
 	ev        *event.Event
 }
 
-// corpus returns n events of aggregate type typ over `streams` streams spread over
-// `partitions` partitions; event i has time and record timestamp base + i*step. Every third
-// event has no time attribute (Kafka then still has the record timestamp; the embedded
-// engine would take its commit time, so embedded corpora set every time: withTimes).
+// corpus returns n events of aggregate type typ (see corpusItem).
 func corpus(typ string, n, streams, partitions int, step time.Duration, allTimes bool) []item {
-	versions := map[string]int64{}
 	out := make([]item, 0, n)
 	for i := range n {
-		id := fmt.Sprintf("a-%d", i%streams)
-		versions[id]++
-		v := versions[id]
-		ev := event.New()
-		ev.SetID(fmt.Sprintf("ev-%d", i))
-		ev.SetSource("replay-test")
-		ev.SetType([]string{typ + ".created", typ + ".changed", typ + ".noted"}[i%3])
-		if i%5 == 0 {
-			ev.SetSubject(fmt.Sprintf("s-%d", i))
-		}
-		ts := base.Add(time.Duration(i) * step)
-		if allTimes || i%3 != 2 {
-			ev.SetTime(ts)
-		}
-		switch i % 4 {
-		case 3:
-			_ = ev.SetData("text/plain", []byte(fmt.Sprintf("line %d, \"quoted\"\nsecond", i)))
-		case 2:
-			_ = ev.SetData("application/octet-stream", []byte{0xff, 0x00, byte(i)})
-		default:
-			_ = ev.SetData("application/json", map[string]any{"i": i, "name": fmt.Sprintf("n%d", v)})
-		}
-		event.Stamp(&ev, typ, id, v)
-		out = append(out, item{partition: int32(stream.PartitionFor(id, partitions)), ts: ts, ev: &ev})
+		out = append(out, corpusItem(typ, i, streams, partitions, step, allTimes))
 	}
 	return out
+}
+
+// corpusItem returns event i of a corpus over `streams` streams spread over `partitions`
+// partitions: id ev-<i>, stream a-<i mod streams>, version i/streams+1, time and record
+// timestamp base + i*step. Without allTimes every third event has no time attribute (Kafka
+// still has the record timestamp; the embedded engine would take its commit time).
+func corpusItem(typ string, i, streams, partitions int, step time.Duration, allTimes bool) item {
+	id := fmt.Sprintf("a-%d", i%streams)
+	v := int64(i/streams + 1)
+	ev := event.New()
+	ev.SetID(fmt.Sprintf("ev-%d", i))
+	ev.SetSource("replay-test")
+	ev.SetType([]string{typ + ".created", typ + ".changed", typ + ".noted"}[i%3])
+	if i%5 == 0 {
+		ev.SetSubject(fmt.Sprintf("s-%d", i))
+	}
+	ts := base.Add(time.Duration(i) * step)
+	if allTimes || i%3 != 2 {
+		ev.SetTime(ts)
+	}
+	switch i % 4 {
+	case 3:
+		_ = ev.SetData("text/plain", []byte(fmt.Sprintf("line %d, \"quoted\"\nsecond", i)))
+	case 2:
+		_ = ev.SetData("application/octet-stream", []byte{0xff, 0x00, byte(i)})
+	default:
+		_ = ev.SetData("application/json", map[string]any{"i": i, "name": fmt.Sprintf("n%d", v)})
+	}
+	event.Stamp(&ev, typ, id, v)
+	return item{partition: int32(stream.PartitionFor(id, partitions)), ts: ts, ev: &ev}
 }
 
 // produce writes items to topic (created with the given partition count) with their
 // partitions and record timestamps, in order.
 func produce(t testing.TB, topic string, partitions int32, items []item) {
+	t.Helper()
+	produceN(t, topic, partitions, len(items), func(i int) item { return items[i] })
+}
+
+// produceN writes n items made by gen, in order.
+func produceN(t testing.TB, topic string, partitions int32, n int, gen func(i int) item) {
 	t.Helper()
 	testrig.CreateTopic(t, topic, partitions, nil)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(testrig.Kafka(t)...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -87,7 +96,8 @@ func produce(t testing.TB, topic string, partitions int32, items []item) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	errc := make(chan error, 1)
-	for _, it := range items {
+	for i := range n {
+		it := gen(i)
 		rec, err := eventkafka.Encode(it.ev, topic)
 		if err != nil {
 			t.Fatal(err)
