@@ -38,6 +38,12 @@
 //     *CorruptionError naming the key of a record that fails it, and Verify walks the whole
 //     store checking checksums, offsets, versions and heads.
 //   - Readers never block writers: reads use pebble iterators and snapshots.
+//   - Read models (projection.Store): a projection batch's writes and its checkpoint are one
+//     pebble batch, committed only if the checkpoint has not moved. ServeProjection
+//     rebuilds a new version of a projection into its own keyspace and moves the active
+//     pointer (Active, SetActive) in one synced write once it has read the whole log, as
+//     projection.Serve does on Kafka + Redis. The I5 suite (pkg/projection/projectiontest)
+//     runs on this engine and on Kafka + Redis.
 //
 // Crash recovery and corruption. Pebble replays its WAL at Open. A WAL that is not the
 // newest must end cleanly; anything else is corruption and Open fails. In the newest WAL,

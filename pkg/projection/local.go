@@ -40,6 +40,9 @@ func RunLocal(ctx context.Context, log LocalLog, store Store, proj Projection, b
 		want[t] = true
 	}
 	for {
+		if ctx.Err() != nil {
+			return nil // stopping between batches: every committed batch is whole
+		}
 		progressed := false
 		for _, topic := range log.Topics() {
 			if len(want) > 0 && !want[topicType(topic)] {
