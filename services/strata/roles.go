@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,9 +9,6 @@ import (
 	"github.com/strata-platform/strata/pkg/config"
 	"github.com/strata-platform/strata/pkg/logging"
 )
-
-// errNotBuilt is returned by roles whose engine has not landed yet.
-var errNotBuilt = errors.New("this role is not built yet in this version of strata")
 
 // common holds the settings every role shares.
 type common struct {
@@ -72,14 +68,4 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("strata "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
-}
-
-func runReplay(_ context.Context, args []string, _, stderr io.Writer) error {
-	var cfg distributed
-	fs := newFlagSet("replay", stderr)
-	cfg.register(fs)
-	if err := parse(fs, args, &cfg); err != nil {
-		return err
-	}
-	return errNotBuilt
 }
