@@ -5,9 +5,12 @@
 //
 // # Sources
 //
-// A Source is a log with Kafka's shape. KafkaSource reads Kafka read_committed with
-// franz-go; EmbeddedSource reads the embedded engine (pkg/embedded), whose every stored
-// record is committed. Records are decoded with pkg/eventkafka (Kafka) or the engine's own
+// A Source is a log with Kafka's shape. KafkaSource reads Kafka with franz-go and delivers
+// what a read_committed consumer delivers (committed records in offset order), settling
+// transactions itself from the markers of a read_uncommitted fetch so that it sees every
+// offset and ends each partition exactly (a read_committed consumer shows nothing at the
+// end when the last records before it were aborted); EmbeddedSource reads the embedded
+// engine (pkg/embedded), whose every stored record is committed. Records are decoded with pkg/eventkafka (Kafka) or the engine's own
 // decoder (embedded); control records (transaction markers) and aborted records are never
 // events. A record that is not a valid CloudEvent stops the replay with an error naming its
 // position: a replay does not skip data silently.

@@ -76,8 +76,8 @@ func corpusItem(typ string, i, streams, partitions int, step time.Duration, allT
 	return item{partition: int32(stream.PartitionFor(id, partitions)), ts: ts, ev: &ev}
 }
 
-// produce writes items to topic (created with the given partition count) with their
-// partitions and record timestamps, in order.
+// produce writes items to topic with their partitions and record timestamps, in order,
+// creating the topic with the given partition count first (0: the topic exists).
 func produce(t testing.TB, topic string, partitions int32, items []item) {
 	t.Helper()
 	produceN(t, topic, partitions, len(items), func(i int) item { return items[i] })
@@ -86,7 +86,9 @@ func produce(t testing.TB, topic string, partitions int32, items []item) {
 // produceN writes n items made by gen, in order.
 func produceN(t testing.TB, topic string, partitions int32, n int, gen func(i int) item) {
 	t.Helper()
-	testrig.CreateTopic(t, topic, partitions, nil)
+	if partitions > 0 {
+		testrig.CreateTopic(t, topic, partitions, nil)
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(testrig.Kafka(t)...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(100000), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {

@@ -9,31 +9,24 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-platform/strata/pkg/event"
 	"github.com/strata-platform/strata/pkg/eventkafka"
 	"github.com/strata-platform/strata/pkg/stream"
 )
 
-// DefaultQuietPeriod is how long KafkaSource.Read waits with nothing delivered before it
-// takes the partitions it still reads as ended (see KafkaSource).
-const DefaultQuietPeriod = 3 * time.Second
-
-// KafkaSource reads event topics from Kafka, read_committed.
-//
-// Read stops a partition when it sees a record at or past End-1. It keeps control records
-// (transaction markers) to see them, and skips them, so a partition whose last offset
-// below the end is a commit or abort marker ends exactly there. A partition whose last
-// offsets below the end are aborted records (their abort marker lies past the end) shows
-// nothing at End-1: after QuietPeriod with nothing delivered, Read takes the partitions it
-// still reads as ended. That is correct (the broker had delivered everything committed below
-// the end before the quiet period), only slower.
+// KafkaSource reads event topics from Kafka and gives what a read_committed consumer gets:
+// the committed records, in offset order per partition, no control records, no aborted
+// records. It fetches read_uncommitted with control records kept, and settles transactions
+// itself (see partReader), because a read_committed consumer never shows where it is: when
+// the last offsets below the end are aborted records, it delivers nothing at End-1 and a
+// reader cannot tell "done" from "slow". Seeing every offset, Read ends each partition
+// exactly, without timers.
 type KafkaSource struct {
 	seeds []string
 	cl    *kgo.Client
 	adm   *kadm.Client
-	// QuietPeriod; DefaultQuietPeriod when zero.
-	QuietPeriod time.Duration
 }
 
 var _ Source = (*KafkaSource)(nil)
@@ -106,94 +99,123 @@ func perPartition(listed kadm.ListedOffsets, topic string) ([]int64, error) {
 // Read consumes the ranges with a client of its own, closed before it returns.
 func (k *KafkaSource) Read(ctx context.Context, topic string, ranges []Range, fn func(*Record) error) error {
 	offsets := map[int32]kgo.Offset{}
-	ends := map[int32]int64{}
+	parts := map[int32]*partReader{}
 	for _, r := range ranges {
 		if r.Next < r.End {
 			offsets[r.Partition] = kgo.NewOffset().At(r.Next)
-			ends[r.Partition] = r.End
+			parts[r.Partition] = &partReader{end: r.End, open: map[int64]bool{}}
 		}
 	}
-	if len(ends) == 0 {
+	if len(parts) == 0 {
 		return nil
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(500*time.Millisecond))
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()), kgo.KeepControlRecords())
 	if err != nil {
 		return fmt.Errorf("replay: kafka consumer: %w", err)
 	}
 	defer cl.Close()
-	quiet := k.QuietPeriod
-	if quiet <= 0 {
-		quiet = DefaultQuietPeriod
-	}
-	lastDelivery := time.Now()
-	for len(ends) > 0 {
-		pctx, cancel := context.WithTimeout(ctx, quiet)
-		fs := cl.PollFetches(pctx)
-		cancel()
+	for len(parts) > 0 {
+		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if err := fetchError(fs); err != nil {
 			return err
 		}
-		delivered := false
 		var cbErr error
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if cbErr != nil {
+			pr, ok := parts[fp.Partition]
+			if cbErr != nil || !ok || fp.Topic != topic {
 				return
 			}
-			n, err := k.partition(cl, topic, fp, ends, fn)
-			delivered = delivered || n > 0
-			cbErr = err
+			for _, rec := range fp.Records {
+				if cbErr = pr.add(rec, fn); cbErr != nil || pr.done() {
+					break
+				}
+			}
+			if cbErr == nil && pr.done() {
+				delete(parts, fp.Partition)
+				cl.PauseFetchPartitions(map[string][]int32{topic: {fp.Partition}})
+			}
 		})
 		if cbErr != nil {
 			return cbErr
-		}
-		if delivered {
-			lastDelivery = time.Now()
-		} else if time.Since(lastDelivery) >= quiet {
-			return nil
 		}
 	}
 	return nil
 }
 
-// partition hands one fetched partition's records below its end to fn; it returns how
-// many records (markers included) it saw.
-func (k *KafkaSource) partition(cl *kgo.Client, topic string, fp kgo.FetchTopicPartition,
-	ends map[int32]int64, fn func(*Record) error) (int, error) {
-	end, ok := ends[fp.Partition]
-	if !ok || fp.Topic != topic {
-		return 0, nil
-	}
-	for i, rec := range fp.Records {
-		if rec.Offset >= end {
-			k.stop(cl, topic, fp.Partition, ends)
-			return i, nil
-		}
-		if !rec.Attrs.IsControl() {
-			r, err := decode(rec)
-			if err != nil {
-				return i, err
-			}
-			if err := fn(r); err != nil {
-				return i, err
-			}
-		}
-		if rec.Offset >= end-1 {
-			k.stop(cl, topic, fp.Partition, ends)
-			return i + 1, nil
-		}
-	}
-	return len(fp.Records), nil
+// partReader settles one partition's transactions as a read_committed consumer would:
+// a transactional record is held until its producer's commit marker (then delivered) or
+// abort marker (then dropped), and nothing after a held record is delivered before it, so
+// delivery stays in offset order. Every transaction with a record below the end had ended
+// when the end was fixed (the end is the last stable offset), so its marker is in the log,
+// possibly past the end: the reader reads on past the end until every held record is settled.
+type partReader struct {
+	end  int64
+	seen int64          // the offset after the last record seen
+	held []heldRecord   // from the first unsettled record on, in offset order
+	open map[int64]bool // producer ids with unsettled held records
 }
 
-func (k *KafkaSource) stop(cl *kgo.Client, topic string, p int32, ends map[int32]int64) {
-	delete(ends, p)
-	cl.PauseFetchPartitions(map[string][]int32{topic: {p}})
+type heldRecord struct {
+	rec     *kgo.Record
+	settled bool
+	keep    bool
+}
+
+func (p *partReader) done() bool { return p.seen >= p.end && len(p.held) == 0 }
+
+// add takes the next record of the partition and delivers what it settles.
+func (p *partReader) add(rec *kgo.Record, fn func(*Record) error) error {
+	p.seen = rec.Offset + 1
+	switch {
+	case rec.Attrs.IsControl():
+		var key kmsg.ControlRecordKey
+		if err := key.ReadFrom(rec.Key); err != nil || !p.open[rec.ProducerID] {
+			return p.release(fn)
+		}
+		commit := key.Type == kmsg.ControlRecordKeyTypeCommit
+		for i := range p.held {
+			if h := &p.held[i]; !h.settled && h.rec.ProducerID == rec.ProducerID {
+				h.settled, h.keep = true, commit
+			}
+		}
+		delete(p.open, rec.ProducerID)
+	case rec.Offset >= p.end:
+		return nil // past the end: read only for the markers
+	case rec.Attrs.IsTransactional():
+		p.held = append(p.held, heldRecord{rec: rec})
+		p.open[rec.ProducerID] = true
+	default:
+		p.held = append(p.held, heldRecord{rec: rec, settled: true, keep: true})
+	}
+	return p.release(fn)
+}
+
+// release delivers the settled records at the head of held.
+func (p *partReader) release(fn func(*Record) error) error {
+	n := 0
+	for ; n < len(p.held) && p.held[n].settled; n++ {
+		if !p.held[n].keep {
+			continue
+		}
+		r, err := decode(p.held[n].rec)
+		if err == nil {
+			err = fn(r)
+		}
+		if err != nil {
+			p.held = p.held[n+1:]
+			return err
+		}
+	}
+	p.held = p.held[n:]
+	if len(p.held) == 0 {
+		p.held = nil // let the backing array go
+	}
+	return nil
 }
 
 // decode turns a record into a Record. The Kafka binding carries aggregateversion as a
