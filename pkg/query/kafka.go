@@ -307,9 +307,8 @@ func (l *KafkaLog) Follow(ctx context.Context, from map[TopicPartition]int64, ad
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
-	defer wg.Wait() // after cancel (deferred later, runs first)
+	defer func() { cancel(); wg.Wait() }()
 	wg.Add(1)
 	go func() { // adds partitions while the loop below polls
 		defer wg.Done()

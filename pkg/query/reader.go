@@ -96,7 +96,7 @@ func (r *Reader) head(ctx context.Context, s stream.ID) (stream.Head, error) {
 		if ctx.Err() != nil {
 			return stream.Head{}, ctx.Err()
 		}
-		return stream.Head{}, fmt.Errorf("%w: head of %s: %v", ErrUnavailable, s, err)
+		return stream.Head{}, fmt.Errorf("%w: head of %s: %w", ErrUnavailable, s, err)
 	}
 	return h, nil
 }

@@ -139,10 +139,9 @@ func (r *Reader) Tail(ctx context.Context, q TailRequest, start func(cursor stri
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	add := make(chan map[TopicPartition]int64)
 	var wg sync.WaitGroup
-	defer wg.Wait() // runs after cancel
+	defer func() { cancel(); wg.Wait() }()
 	wg.Add(1)
 	go func() { // offsets of topics found later: read from the cursor's (a copy taken at start)
 		defer wg.Done()

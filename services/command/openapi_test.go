@@ -20,6 +20,7 @@ import (
 	"github.com/strata-platform/strata/pkg/appender"
 	"github.com/strata-platform/strata/pkg/event"
 	"github.com/strata-platform/strata/pkg/eventhttp"
+	"github.com/strata-platform/strata/pkg/query"
 	"github.com/strata-platform/strata/pkg/schema"
 	"github.com/strata-platform/strata/pkg/stream"
 )
@@ -43,10 +44,35 @@ func (openapiFakeAppender) Head(context.Context, stream.ID) (stream.Head, error)
 	return stream.Head{Version: 3}, nil
 }
 
+// openapiFakeReads answers every read with nothing, and a tail that ends at once.
+type openapiFakeReads struct{}
+
+func (openapiFakeReads) ReadStream(context.Context, stream.ID, int64, int) (query.StreamPage, error) {
+	return query.StreamPage{Head: 3}, nil
+}
+
+func (openapiFakeReads) State(context.Context, stream.ID, query.At) (query.State, error) {
+	return query.State{State: json.RawMessage(`{}`), Version: 3, Head: 3}, nil
+}
+
+func (openapiFakeReads) TopicSlice(context.Context, query.SliceRequest) (query.Slice, error) {
+	return query.Slice{}, nil
+}
+
+func (openapiFakeReads) Tail(_ context.Context, _ query.TailRequest, start func(string) error, _ func(query.Record, string) error) error {
+	return start("")
+}
+
+func (openapiFakeReads) MaxLimit() int { return 1000 }
+
 // openapiRoutes are the routes New registers in server.go, as method and doc path.
 var openapiRoutes = []struct{ method, path string }{
 	{http.MethodPost, "/v1/streams/{type}/{id}/events"},
 	{http.MethodGet, "/v1/streams/{type}/{id}"},
+	{http.MethodGet, "/v1/streams/{type}/{id}/events"},
+	{http.MethodGet, "/v1/streams/{type}/{id}/state"},
+	{http.MethodGet, "/v1/types/{type}/events"},
+	{http.MethodGet, "/v1/tail"},
 	{http.MethodGet, "/healthz"},
 	{http.MethodGet, "/readyz"},
 	{http.MethodGet, "/metrics"},
@@ -85,6 +111,8 @@ var openapiCodes = []struct {
 	{CodeNotFound, http.StatusNotFound},
 	{CodeMethodNotAllowed, http.StatusMethodNotAllowed},
 	{CodeInternal, http.StatusInternalServerError},
+	{CodeBadParameter, http.StatusBadRequest},
+	{CodeVersionNotFound, http.StatusNotFound},
 	{CodeDiskFull, http.StatusInsufficientStorage},
 	{"not_found", http.StatusNotFound}, // Server.ServeHTTP, for no route
 	// pkg/eventhttp
@@ -232,7 +260,7 @@ func probe(t *testing.T, s *Server, method, url string) (int, string) {
 
 func newOpenAPIServer(t *testing.T) *Server {
 	t.Helper()
-	s, err := New(openapiFakeAppender{}, Config{})
+	s, err := New(openapiFakeAppender{}, Config{Reads: openapiFakeReads{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,6 +470,7 @@ func TestOpenAPI_BodySchemas(t *testing.T) {
 		"Position":       reflect.TypeFor[stream.Position](),
 		"Problem":        reflect.TypeFor[Problem](),
 		"Violation":      reflect.TypeFor[schema.Violation](),
+		"StateResponse":  reflect.TypeFor[StateResponse](),
 		// handleHead writes a map with these members, all always present.
 		"StreamHead": reflect.TypeFor[struct {
 			Type    string `json:"type"`

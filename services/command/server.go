@@ -42,6 +42,8 @@ type Config struct {
 	Self   string
 	// Ready, if set, must also hold for /readyz (e.g. every owned partition caught up).
 	Ready func() bool
+	// Reads serves the read routes (read.go); nil: they answer 503.
+	Reads Reads
 }
 
 // Validate checks the settings.
@@ -78,6 +80,7 @@ func New(app Appender, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, app: app, mux: http.NewServeMux(), client: &http.Client{}}
 	s.mux.HandleFunc("POST /v1/streams/{type}/{id}/events", s.handleAppend)
 	s.mux.HandleFunc("GET /v1/streams/{type}/{id}", s.handleHead)
+	s.registerReads()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
