@@ -51,6 +51,9 @@ const defaultLimit = 100
 const tailPing = 15 * time.Second
 
 func (s *Server) registerReads() {
+	if s.cfg.Reads != nil {
+		s.cfg.Reads = &tailStopper{Reads: s.cfg.Reads, stop: make(chan struct{})}
+	}
 	s.mux.HandleFunc("GET /v1/streams/{type}/{id}/events", s.handleReadStream)
 	s.mux.HandleFunc("GET /v1/streams/{type}/{id}/state", s.handleState)
 	s.mux.HandleFunc("GET /v1/types/{type}/events", s.handleTopicSlice)
@@ -365,3 +368,34 @@ func (b *bufferWriter) Header() http.Header {
 }
 func (b *bufferWriter) Write(p []byte) (int, error) { return b.buf.Write(p) }
 func (b *bufferWriter) WriteHeader(int)             {}
+
+// tailStopper ends every running tail when the server shuts down (http.Server.Shutdown
+// waits for handlers, and a tail never ends by itself).
+type tailStopper struct {
+	Reads
+	once sync.Once
+	stop chan struct{}
+}
+
+func (t *tailStopper) Tail(ctx context.Context, q query.TailRequest, start func(string) error, fn func(query.Record, string) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	defer func() { cancel(); <-done }()
+	go func() {
+		defer close(done)
+		select {
+		case <-t.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return t.Reads.Tail(ctx, q, start, fn)
+}
+
+// EndTails ends every running tail and refuses new ones; pass it to
+// http.Server.RegisterOnShutdown.
+func (s *Server) EndTails() {
+	if ts, ok := s.cfg.Reads.(*tailStopper); ok {
+		ts.once.Do(func() { close(ts.stop) })
+	}
+}
