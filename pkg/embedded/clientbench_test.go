@@ -1,0 +1,281 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/batchrepr"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"go.uber.org/zap"
+
+	"github.com/strata-platform/strata/pkg/appender"
+	"github.com/strata-platform/strata/pkg/event"
+	"github.com/strata-platform/strata/pkg/projection"
+	"github.com/strata-platform/strata/pkg/stream"
+)
+
+// BenchmarkAppendClients measures appends through the real append path (appender.New over
+// an Engine: validation, per-partition writer, group commit, one synced pebble batch per
+// group) with C concurrent clients, each appending n events per append to streams of its
+// own, beside its baseline in the same run:
+//
+//	engine=raw: C goroutines, each committing the pebble batch one such append writes (its
+//	events, its stream's head, the partition's next offset: the keys and values Commit
+//	builds for a group of one append) with pebble.Sync, to a bare pebble with the engine's
+//	options. Event keys get a unique suffix and heads one per client stream, so that the
+//	raw store grows like a log (identical keys would let compactions drop nearly all).
+//
+// That is "raw synced batch commits to the storage library": every append is durable on
+// its own before it returns, at the same concurrency, and pebble's own commit pipeline
+// shares an fsync among the batches that arrive together. It has none of Strata's work
+// (decoding, checks, head reads, encoding). Metrics: appends/s, events/s, and the p50 and
+// p99 latency of one append in µs.
+func BenchmarkAppendClients(b *testing.B) {
+	for _, n := range []int{1, 10} {
+		for _, clients := range []int{1, 16, 64} {
+			name := fmt.Sprintf("events=%d/clients=%d", n, clients)
+			b.Run("engine=strata/"+name, func(b *testing.B) { benchStrataAppends(b, clients, n) })
+			b.Run("engine=raw/"+name, func(b *testing.B) { benchRawAppends(b, clients, n) })
+		}
+	}
+}
+
+// runClients runs b.N operations split over clients goroutines and reports throughput and
+// latency percentiles. prepare(c, per), if set, runs before the clock starts; op(c, i)
+// performs client c's i-th operation.
+func runClients(b *testing.B, clients, events int, prepare func(c, per int), op func(c, i int) error) {
+	lat := make([][]time.Duration, clients)
+	per := (b.N + clients - 1) / clients
+	if prepare != nil {
+		for c := range clients {
+			prepare(c, per)
+		}
+	}
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat[c] = make([]time.Duration, 0, per)
+			for i := range per {
+				t0 := time.Now()
+				if err := op(c, i); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[c] = append(lat[c], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return
+	}
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "appends/s")
+	b.ReportMetric(float64(len(all)*events)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+}
+
+func benchStrataAppends(b *testing.B, clients, n int) {
+	e := openTest(b, benchDir(b), DefaultPartitions)
+	app, err := appender.New(context.Background(), e, appender.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = app.Close() }()
+	ctx := context.Background()
+	// The clients' events are built before the clock starts: the baseline builds none.
+	reqs := make([][]appender.Request, clients)
+	prepare := func(c, per int) {
+		reqs[c] = make([]appender.Request, per)
+		for i := range reqs[c] {
+			evs := make([]*event.Event, n)
+			for j := range evs {
+				evs[j] = benchEvent(fmt.Sprintf("c%d-%d-%d", c, i, j))
+			}
+			s := stream.ID{Type: "order", ID: fmt.Sprintf("c%d-s%d", c, i%8)}
+			reqs[c][i] = appender.Request{Stream: s, Expected: stream.Any, Events: evs}
+		}
+	}
+	runClients(b, clients, n, prepare, func(c, i int) error {
+		_, err := app.Append(ctx, reqs[c][i])
+		return err
+	})
+}
+
+// benchEvent is an event of the size the other benchmarks use (a small JSON object).
+func benchEvent(id string) *event.Event {
+	ev := event.New()
+	ev.SetID(id)
+	ev.SetSource("/bench")
+	ev.SetType("com.example.order.updated")
+	_ = ev.SetData("application/json", map[string]any{"id": id, "total": 42.5, "note": "benchmark payload"})
+	return &ev
+}
+
+func benchRawAppends(b *testing.B, clients, n int) {
+	kvs := appendKVs(b, n)
+	db, err := pebble.Open(filepath.Join(benchDir(b), "raw"), pebbleOptions(vfs.Default, zap.NewNop()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	keys := make([][]byte, clients) // scratch, one per client
+	runClients(b, clients, n, nil, func(c, i int) error {
+		batch := db.NewBatch()
+		defer func() { _ = batch.Close() }()
+		for j, kv := range kvs {
+			k := append(keys[c][:0], kv[0]...)
+			switch k[0] {
+			case kindEvent: // every event has a key of its own, as in a log
+				k = binary.BigEndian.AppendUint64(k, uint64(c)<<40|uint64(i)<<8|uint64(j))
+			case kindHead: // each client appends to 8 streams of its own, as the Strata clients do
+				k = binary.BigEndian.AppendUint32(k, uint32(c)<<8|uint32(i%8))
+			}
+			keys[c] = k
+			if err := batch.Set(k, kv[1], nil); err != nil {
+				return err
+			}
+		}
+		return batch.Commit(pebble.Sync)
+	})
+}
+
+// appendKVs returns the keys and values of the pebble batch the engine writes for one
+// append of n events (events, the stream's head with recents, the partition's next
+// offset), built by the engine itself.
+func appendKVs(b *testing.B, n int) [][2][]byte {
+	b.Helper()
+	r := batchrepr.Read(groupRepr(b, n, 1))
+	var kvs [][2][]byte
+	for {
+		_, k, v, ok, err := r.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !ok {
+			return kvs
+		}
+		kvs = append(kvs, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+	}
+}
+
+// BenchmarkLocalProjections measures the built-in projections of `strata dev` (index,
+// stats, snapshots every 100 events with the merge-patch reducer), each run with
+// projection.RunLocal over a store of 20,000 events (1,000 streams, 8 partitions) from
+// offset 0 until caught up, beside engine=raw: Engine.Read of the same events in the same
+// batches (500), the floor any projection pays to see them.
+func BenchmarkLocalProjections(b *testing.B) {
+	const events, streams, batch = 20_000, 1_000, 500
+	e := openTest(b, benchDir(b), DefaultPartitions)
+	seedBench(b, e, events, streams)
+	b.Run("engine=raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			n := 0
+			for _, topic := range e.Topics() {
+				for p := int32(0); p < int32(e.Partitions()); p++ {
+					for from := int64(0); ; {
+						recs, err := e.Read(context.Background(), topic, p, from, batch)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if len(recs) == 0 {
+							break
+						}
+						n += len(recs)
+						from = recs[len(recs)-1].Position.Offset + 1
+					}
+				}
+			}
+			if n != events {
+				b.Fatalf("read %d events, want %d", n, events)
+			}
+		}
+		b.ReportMetric(float64(b.N*events)/b.Elapsed().Seconds(), "events/s")
+	})
+	projs := map[string]func(version int) projection.Projection{
+		"index": func(v int) projection.Projection { return projection.Index(nil, v) },
+		"stats": func(v int) projection.Projection { return projection.Stats(nil, v) },
+		"snapshots": func(v int) projection.Projection {
+			return projection.Snapshots(nil, v, projection.Reducers{"*": projection.MergePatch}, projection.SnapshotPolicy{Every: 100}, nil, "")
+		},
+	}
+	version := 0
+	for _, name := range []string{"index", "stats", "snapshots"} {
+		b.Run("projection="+name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				version++ // a fresh keyspace: every run starts at offset 0
+				runUntilCaughtUp(b, e, projs[name](version), batch)
+			}
+			b.ReportMetric(float64(b.N*events)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// runUntilCaughtUp runs proj with RunLocal until it has read every event.
+func runUntilCaughtUp(b *testing.B, e *Engine, proj projection.Projection, batch int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- projection.RunLocal(ctx, e.LocalLog(), e, proj, batch, time.Millisecond) }()
+	for {
+		lag, err := projection.LocalLag(context.Background(), e.LocalLog(), e, proj)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if lag == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// seedBench appends events one-event appends over streams through the append path.
+func seedBench(b *testing.B, e *Engine, events, streams int) {
+	b.Helper()
+	ctx := context.Background()
+	app, err := appender.New(ctx, e, appender.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = app.Close() }()
+	var wg sync.WaitGroup
+	const workers = 32
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < events; i += workers {
+				s := stream.ID{Type: "order", ID: fmt.Sprintf("o-%d", i%streams)}
+				ev := benchEvent(fmt.Sprintf("seed-%d", i))
+				_ = ev.SetData("application/json", map[string]any{"n": i, "status": fmt.Sprintf("s%d", i%7)})
+				if _, err := app.Append(ctx, appender.Request{Stream: s, Expected: stream.Any, Events: []*event.Event{ev}}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
