@@ -108,6 +108,8 @@ var openapiCodes = []struct {
 	{CodeBadExpected, http.StatusBadRequest},
 	{CodeUnavailable, http.StatusServiceUnavailable},
 	{CodeTimeout, http.StatusServiceUnavailable},
+	{CodeNotOwner, http.StatusServiceUnavailable},
+	{CodeOutcomeUnknown, http.StatusServiceUnavailable},
 	{CodeNotFound, http.StatusNotFound},
 	{CodeMethodNotAllowed, http.StatusMethodNotAllowed},
 	{CodeInternal, http.StatusInternalServerError},

@@ -36,7 +36,6 @@ const (
 	CodeNotFound         = "stream_not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeInternal         = "internal"
-	CodeBadBody          = "unreadable_body"
 	CodeDiskFull         = "disk_full" // 507: the embedded engine keeps its disk reserve
 )
 

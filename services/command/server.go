@@ -128,7 +128,7 @@ func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	if s.cfg.Router != nil {
 		if body, err = s.bufferBody(r); err != nil {
-			writeProblem(w, Problem{Status: http.StatusBadRequest, Code: CodeBadBody, Detail: "read body: " + err.Error()})
+			writeProblem(w, Problem{Status: http.StatusBadRequest, Code: eventhttp.CodeUnreadableBody, Detail: "read body: " + err.Error()})
 			return
 		}
 		if s.routed(w, r, sid, body, nil) {
