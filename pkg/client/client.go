@@ -83,6 +83,9 @@ func (c *Client) Append(ctx context.Context, s stream.ID, expected stream.Expect
 		return AppendResult{}, fmt.Errorf("append %s: %w", s, err)
 	}
 	req.Header.Set("Strata-Expected-Version", expected.String())
+	// Appends are idempotent by event ids (a retry returns the original outcome), so the
+	// transport may resend one whose connection dropped before an answer.
+	req.Header["Idempotency-Key"] = nil
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("append %s: %w", s, err)

@@ -40,5 +40,5 @@
 //     the next offset of every partition of every type tailed, so resuming from it loses
 //     and repeats nothing; a type it does not name is read from its first record, so
 //     topics created during a tail are read whole. A tail finds new topics within
-//     TailRequest.Discover (1s).
+//     TailRequest.Discover (250ms).
 package query

@@ -184,14 +184,31 @@ func (l *KafkaLog) fetchAt(ctx context.Context, tp TopicPartition, offset int64,
 	}
 }
 
+// lsoWait bounds how long Fetch waits for the last stable offset to pass an offset.
+const lsoWait = 5 * time.Second
+
 // Fetch returns the records at offsets, one batch per request.
 func (l *KafkaLog) Fetch(ctx context.Context, topic string, partition int32, offsets []int64) ([]Record, error) {
 	tp := TopicPartition{topic, partition}
 	out := make([]Record, 0, len(offsets))
+	wait, waited := time.Millisecond, time.Duration(0)
 	for i := 0; i < len(offsets); {
 		ans, err := l.fetchAt(ctx, tp, offsets[i], 1)
 		if err != nil {
 			return nil, err
+		}
+		if len(ans.recs) == 0 && offsets[i] >= ans.lso && waited < lsoWait {
+			// An acknowledged append's record becomes readable (read_committed) only once
+			// its transaction marker is written, which Kafka does after answering the
+			// commit: wait for the last stable offset to pass it.
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(wait):
+			}
+			waited += wait
+			wait = min(2*wait, 50*time.Millisecond)
+			continue
 		}
 		start := i
 		for _, r := range ans.recs {

@@ -85,7 +85,7 @@ func TopicType(topic string) string {
 type TailRequest struct {
 	Type string
 	From string
-	// Discover is how often new topics are looked for; default 1s.
+	// Discover is how often new topics are looked for; default 250ms.
 	Discover time.Duration
 }
 
@@ -101,7 +101,7 @@ func (r *Reader) Tail(ctx context.Context, q TailRequest, start func(cursor stri
 		}
 	}
 	if q.Discover <= 0 {
-		q.Discover = time.Second
+		q.Discover = 250 * time.Millisecond
 	}
 	cur, err := ParseCursor(q.From, p)
 	if err != nil {
