@@ -115,16 +115,31 @@ func ensureControlTopic(ctx context.Context, cfg MembershipConfig, topic string)
 	if err == nil {
 		err = resp.Err
 	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+	if err == nil {
+		return nil // created with P partitions now
+	}
+	if !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("cluster: create %s: %w", topic, err)
 	}
-	details, err := adm.ListTopics(ctx, topic)
-	if err != nil {
-		return fmt.Errorf("cluster: describe %s: %w", topic, err)
+	// It exists (perhaps created a moment ago by another instance, so that the metadata
+	// may not list its partitions yet): check its partition count.
+	for attempt := 0; ; attempt++ {
+		details, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			return fmt.Errorf("cluster: describe %s: %w", topic, err)
+		}
+		n := len(details[topic].Partitions)
+		if n == cfg.Partitions {
+			return nil
+		}
+		if n > 0 || attempt == 50 {
+			return fmt.Errorf("cluster: %s has %d partitions but the platform runs with %d: every instance must use the same --partitions",
+				topic, n, cfg.Partitions)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	if n := len(details[topic].Partitions); n != cfg.Partitions {
-		return fmt.Errorf("cluster: %s has %d partitions but the platform runs with %d: every instance must use the same --partitions",
-			topic, n, cfg.Partitions)
-	}
-	return nil
 }

@@ -88,11 +88,13 @@ func (pt *partition) open(ctx context.Context) error {
 	if pt.epoch, err = pt.s.heads.claim(ctx, pt.p, gen, pt.s.cfg.Address); err != nil {
 		return fmt.Errorf("%w: claim partition %d: %v", appender.ErrUnavailable, pt.p, err)
 	}
+	pt.s.cfg.Metrics.setEpoch(pt.p, pt.epoch)
 	return pt.catchUp(ctx)
 }
 
 func (pt *partition) Close() error {
 	pt.settle()
+	pt.s.cfg.Metrics.setEpoch(pt.p, 0)
 	if pt.cl != nil {
 		pt.cl.Close()
 		pt.cl = nil
@@ -121,6 +123,7 @@ func (pt *partition) ensureHeads(ctx context.Context) error {
 	err := pt.catchUp(ctx)
 	if errors.Is(err, errGeneration) {
 		pt.log.Warn("redis lost the heads (generation changed); rebuilding from the log")
+		pt.s.cfg.Metrics.rebuilt(pt.p)
 		err = pt.open(ctx)
 	}
 	if errors.Is(err, errFenced) {
@@ -289,6 +292,7 @@ func (pt *partition) catchUp(ctx context.Context) error {
 		n += c
 	}
 	pt.dirty = false
+	pt.s.cfg.Metrics.caughtUpEvents(pt.p, n)
 	pt.log.Debug("caught up", zap.Int("events", n), zap.Strings("topics", topics), zap.Any("from", ckpt), zap.Duration("took", time.Since(start)))
 	return nil
 }

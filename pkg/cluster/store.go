@@ -29,7 +29,8 @@ type Config struct {
 	Address      string        // this instance's address, recorded as partition owner
 	TxnTimeout   time.Duration // Kafka transaction timeout; default 30s
 	Logger       *zap.Logger
-	MinInsyncISR int // min.insync.replicas of new topics; default min(2, brokers)
+	MinInsyncISR int      // min.insync.replicas of new topics; default min(2, brokers)
+	Metrics      *Metrics // per-partition collectors; nil: none
 }
 
 // Validate checks the settings.
@@ -103,6 +104,9 @@ func (s *Store) Close() {
 	s.admin.Close()
 	_ = s.rdb.Close()
 }
+
+// SetMetrics sets the per-partition collectors; call it before opening partitions.
+func (s *Store) SetMetrics(m *Metrics) { s.cfg.Metrics = m }
 
 // Owner returns the address that partition p's current owner recorded when it took the
 // partition over (empty if none has).

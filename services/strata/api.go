@@ -57,6 +57,7 @@ func (a *apiFlags) schemas() (*schema.Registry, error) {
 // sharer shares the partitions with other instances: it runs the group membership that
 // acquires and releases partitions, and says where their owners are.
 type sharer interface {
+	register(reg prometheus.Registerer) // the engine's own collectors
 	runMembership(ctx context.Context, app *appender.Appender) error
 	router(app *appender.Appender) command.Router
 	address() string
@@ -78,6 +79,9 @@ func serveAPI(ctx context.Context, store appender.Store, share sharer, flags api
 	acfg := appender.Config{Logger: log, Metrics: appender.NewMetrics(reg)}
 	ccfg := command.Config{Schemas: schemas, Logger: log, Gatherer: reg}
 	var app *appender.Appender
+	if share != nil {
+		share.register(reg)
+	}
 	if share == nil {
 		app, err = appender.New(ctx, store, acfg)
 	} else {

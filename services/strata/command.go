@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/strata-platform/strata/pkg/appender"
 	"github.com/strata-platform/strata/services/command"
 
@@ -74,6 +76,8 @@ type groupSharer struct {
 	self  string
 	cfg   cluster.MembershipConfig
 }
+
+func (g groupSharer) register(reg prometheus.Registerer) { g.store.SetMetrics(cluster.NewMetrics(reg)) }
 
 func (g groupSharer) runMembership(ctx context.Context, app *appender.Appender) error {
 	return cluster.RunMembership(ctx, g.cfg, app)

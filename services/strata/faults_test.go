@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -495,6 +496,7 @@ func runFaults(t *testing.T, cycles int) {
 		}
 	}
 	eb.Done("heads")
+	checkOwnershipMetrics(t, r.insts)
 
 	n := map[history.Outcome]int{}
 	resolved := 0
@@ -511,5 +513,28 @@ func runFaults(t *testing.T, cycles int) {
 		n[history.OutUnknown], resolved, len(logged))
 	if n[history.OutOK] == 0 || n[history.OutConflict] == 0 {
 		t.Errorf("the workload should produce both commits and conflicts")
+	}
+}
+
+// checkOwnershipMetrics checks that the instances export the per-partition metrics: owner,
+// epoch, takeover time, heads catch-up.
+func checkOwnershipMetrics(t *testing.T, insts []*instance) {
+	t.Helper()
+	var all strings.Builder
+	for _, in := range insts {
+		resp, err := faultHTTP.Get("http://" + in.addr + "/metrics")
+		if err != nil {
+			t.Errorf("metrics of %s: %v", in.addr, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		all.Write(b)
+	}
+	for _, name := range []string{"strata_partition_owned{partition=", "strata_partition_owner_epoch{partition=",
+		"strata_partition_open_seconds_count", "strata_heads_catchup_events_total{partition=", "strata_heads_lag_events{partition="} {
+		if !strings.Contains(all.String(), name) {
+			t.Errorf("no instance exports %s", name)
+		}
 	}
 }
