@@ -63,9 +63,14 @@ type sharer interface {
 	address() string
 }
 
+// readSide builds the read routes' query side over the appender's heads; the returned
+// close releases it after the server stopped.
+type readSide func(app *appender.Appender) (r command.Reads, close func(), err error)
+
 // serveAPI runs the command API over store until ctx ends. With share nil it writes every
-// partition; otherwise the partitions this instance writes come and go with share.
-func serveAPI(ctx context.Context, store appender.Store, share sharer, flags apiFlags, log *zap.Logger, stdout io.Writer, banner string) error {
+// partition; otherwise the partitions this instance writes come and go with share. reads
+// (nil: none) serves the read routes.
+func serveAPI(ctx context.Context, store appender.Store, share sharer, reads readSide, flags apiFlags, log *zap.Logger, stdout io.Writer, banner string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	schemas, err := flags.schemas()
@@ -104,6 +109,15 @@ func serveAPI(ctx context.Context, store appender.Store, share sharer, flags api
 		}()
 		defer func() { mcancel(); <-mdone }()
 	}
+	if reads != nil {
+		r, closeReads, err := reads(app)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer closeReads()
+		ccfg.Reads = r
+	}
 	api, err := command.New(app, ccfg)
 	if err != nil {
 		ln.Close()
@@ -111,6 +125,7 @@ func serveAPI(ctx context.Context, store appender.Store, share sharer, flags api
 	}
 	api.SetReady(true)
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(api.EndTails) // tails never end by themselves
 	fmt.Fprintf(stdout, "%s\nlistening on http://%s\n", banner, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -8,7 +8,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/strata-platform/strata/pkg/appender"
+	"github.com/strata-platform/strata/pkg/query"
 	"github.com/strata-platform/strata/services/command"
 
 	"github.com/strata-platform/strata/pkg/cluster"
@@ -66,7 +69,26 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	banner := fmt.Sprintf("strata command on Kafka %v and Redis %s", cfg.Kafka(), cfg.Redis)
 	share := groupSharer{store: store, self: self, cfg: cluster.MembershipConfig{Kafka: cfg.Kafka(),
 		Cluster: cfg.cluster, Partitions: cfg.api.Partitions, SessionTimeout: cfg.session, Logger: log}}
-	return serveAPI(ctx, store, share, cfg.api, log, stdout, banner)
+	return serveAPI(ctx, store, share, clusterReads(cfg), cfg.api, log, stdout, banner)
+}
+
+// clusterReads serves reads from Kafka (direct fetches) and the read models the projector
+// role keeps in Redis (the active version of index and snapshots).
+func clusterReads(cfg commandFlags) readSide {
+	return func(app *appender.Appender) (command.Reads, func(), error) {
+		klog, err := query.NewKafkaLog(query.KafkaConfig{Seeds: cfg.Kafka(), TopicPrefix: cfg.prefix, Partitions: cfg.api.Partitions})
+		if err != nil {
+			return nil, nil, err
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: cfg.Redis})
+		r, err := query.NewReader(query.Config{Log: klog, Models: query.NewRedisModels(rdb, cfg.cluster), Heads: app})
+		if err != nil {
+			klog.Close()
+			rdb.Close()
+			return nil, nil, err
+		}
+		return r, func() { klog.Close(); _ = rdb.Close() }, nil
+	}
 }
 
 // groupSharer shares the partitions among the command instances of one cluster through a

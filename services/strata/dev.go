@@ -10,9 +10,12 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/strata-platform/strata/pkg/appender"
 	"github.com/strata-platform/strata/pkg/embedded"
 	"github.com/strata-platform/strata/pkg/logging"
 	"github.com/strata-platform/strata/pkg/projection"
+	"github.com/strata-platform/strata/pkg/query"
+	"github.com/strata-platform/strata/services/command"
 )
 
 type devFlags struct {
@@ -60,7 +63,17 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stop := runLocalProjections(ctx, eng, cfg.snapshotEvery, log)
 	defer stop()
 	banner := fmt.Sprintf("strata dev: embedded engine, data in %s\nprojections: index, stats, snapshots (every %d events, JSON merge patch)", dir, cfg.snapshotEvery)
-	return serveAPI(ctx, eng, nil, cfg.api, log, stdout, banner)
+	return serveAPI(ctx, eng, nil, engineReads(eng), cfg.api, log, stdout, banner)
+}
+
+// engineReads serves reads from the embedded engine: its log, and the read models of the
+// projections runLocalProjections runs (version 1, merge patch for every type).
+func engineReads(eng *embedded.Engine) readSide {
+	return func(app *appender.Appender) (command.Reads, func(), error) {
+		r, err := query.NewReader(query.Config{Log: query.NewEngineLog(eng, 0), Models: query.NewStoreModels(eng, nil),
+			Heads: app, Reducers: projection.Reducers{"*": projection.MergePatch}})
+		return r, func() {}, err
+	}
 }
 
 // runLocalProjections runs the built-in projections on the embedded engine until stop is
