@@ -27,20 +27,36 @@ const (
 
 // appendHead encodes h, the head of a stream in topic-partition (topic, partition).
 func appendHead(dst []byte, h stream.Head, topic string, partition int32) ([]byte, error) {
+	return appendAdvancedHead(dst, h.Version, h.Recent, nil, topic, partition)
+}
+
+// appendAdvancedHead encodes the head at version whose recents are the last
+// stream.RecentWindow of older followed by added: stream.Head.Advance's result, written
+// without building it.
+func appendAdvancedHead(dst []byte, version int64, older, added []stream.Recent, topic string, partition int32) ([]byte, error) {
+	if drop := len(older) + len(added) - maxHeadRecents; drop > 0 {
+		if drop >= len(older) {
+			added, older = added[drop-len(older):], nil
+		} else {
+			older = older[drop:]
+		}
+	}
 	dst = append(dst, headFormat)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(h.Version))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(version))
 	dst = appendLenPrefixed(dst, []byte(topic))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(partition))
-	dst = binary.AppendUvarint(dst, uint64(len(h.Recent)))
-	for _, r := range h.Recent {
-		if r.Position.Topic != topic || r.Position.Partition != partition || r.Version < 1 || r.Position.Offset < 0 {
-			return nil, fmt.Errorf("%w: recent event %s at %+v, version %d, is not of topic-partition %s/%d",
-				ErrBadGroup, r.EventID, r.Position, r.Version, topic, partition)
+	dst = binary.AppendUvarint(dst, uint64(len(older)+len(added)))
+	for _, rs := range [2][]stream.Recent{older, added} {
+		for _, r := range rs {
+			if r.Position.Topic != topic || r.Position.Partition != partition || r.Version < 1 || r.Position.Offset < 0 {
+				return nil, fmt.Errorf("%w: recent event %s at %+v, version %d, is not of topic-partition %s/%d",
+					ErrBadGroup, r.EventID, r.Position, r.Version, topic, partition)
+			}
+			dst = appendLenPrefixed(dst, []byte(r.Source))
+			dst = appendLenPrefixed(dst, []byte(r.EventID))
+			dst = binary.AppendUvarint(dst, uint64(r.Version))
+			dst = binary.AppendUvarint(dst, uint64(r.Position.Offset))
 		}
-		dst = appendLenPrefixed(dst, []byte(r.Source))
-		dst = appendLenPrefixed(dst, []byte(r.EventID))
-		dst = binary.AppendUvarint(dst, uint64(r.Version))
-		dst = binary.AppendUvarint(dst, uint64(r.Position.Offset))
 	}
 	return dst, nil
 }

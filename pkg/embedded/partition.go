@@ -140,20 +140,26 @@ func (w *writer) Commit(ctx context.Context, group []appender.StreamAppend) ([][
 func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAppend, now time.Time) (
 	map[string]int64, [][]stream.Position, error) {
 	next := map[string]int64{}
-	heads := make(map[stream.ID]stream.Head, len(group))
+	heads := make(map[stream.ID]*runningHead, len(group))
 	order := make([]stream.ID, 0, len(group))
 	positions := make([][]stream.Position, len(group))
 	for i := range group {
 		a := &group[i]
 		running, seen := heads[a.Stream]
-		version := running.Version
-		if !seen {
+		var version int64
+		if seen {
+			version = running.version()
+		} else {
 			stored, err := readHead(db, a.Stream, headVersion)
 			if err != nil {
 				return nil, nil, err
 			}
 			version = stored
 			order = append(order, a.Stream)
+			// The new head is the first append's Prior advanced by every append of the
+			// stream in the group: later appends' Priors lack the positions just given.
+			running = &runningHead{prior: a.Prior}
+			heads[a.Stream] = running
 		}
 		if err := w.checkAppend(a, version); err != nil {
 			return nil, nil, err
@@ -166,15 +172,12 @@ func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAp
 		for j, r := range recents {
 			positions[i][j] = r.Position
 		}
-		base := a.Prior
-		if seen {
-			base = running // its recents carry the positions just given; the caller's cannot
-		}
-		heads[a.Stream] = base.Advance(recents)
+		running.added = append(running.added, recents...)
 	}
 	for _, s := range order {
+		h := heads[s]
 		var err error
-		if w.val, err = appendHead(w.val[:0], heads[s], w.e.Topic(s.Type), int32(w.p)); err != nil {
+		if w.val, err = appendAdvancedHead(w.val[:0], h.version(), h.prior.Recent, h.added, w.e.Topic(s.Type), int32(w.p)); err != nil {
 			return nil, nil, fmt.Errorf("head of %s: %w", s, err)
 		}
 		w.key = headKey(w.key[:0], s.Type, s.ID)
@@ -189,6 +192,15 @@ func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAp
 	}
 	return next, positions, nil
 }
+
+// runningHead is a stream's head during build: the committed head and the recents of the
+// group's appends to it so far (stream.Head.Advance, without copying the window per append).
+type runningHead struct {
+	prior stream.Head
+	added []stream.Recent
+}
+
+func (h *runningHead) version() int64 { return h.prior.Version + int64(len(h.added)) }
 
 // checkAppend checks one append against the Commit contract and the stream's head.
 func (w *writer) checkAppend(a *appender.StreamAppend, current int64) error {
