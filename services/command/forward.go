@@ -73,6 +73,15 @@ func (o OwnerRouter) Route(ctx context.Context, s stream.ID) (string, error) {
 	}
 }
 
+// newForwardClient keeps connections to the other instances open: every forwarded request
+// would otherwise pay a TCP handshake (net/http keeps only 2 idle connections per host).
+func newForwardClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 1024
+	tr.MaxIdleConnsPerHost = 256
+	return &http.Client{Transport: tr}
+}
+
 // bufferBody reads the request body (up to the API's limit plus one byte, so that the
 // decoder still reports an oversized body) so that it can be decoded here or forwarded.
 func (s *Server) bufferBody(r *http.Request) ([]byte, error) {

@@ -77,7 +77,7 @@ func New(app Appender, cfg Config) (*Server, error) {
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, app: app, mux: http.NewServeMux(), client: &http.Client{}}
+	s := &Server{cfg: cfg, app: app, mux: http.NewServeMux(), client: newForwardClient()}
 	s.mux.HandleFunc("POST /v1/streams/{type}/{id}/events", s.handleAppend)
 	s.mux.HandleFunc("GET /v1/streams/{type}/{id}", s.handleHead)
 	s.registerReads()

@@ -44,30 +44,44 @@ const (
 	faultClients    = 32
 )
 
-// TestCommand_Faults runs one cycle of each fault.
-func TestCommand_Faults(t *testing.T) { runFaults(t, 5) }
+// TestCommand_Faults runs one cycle of each fault on a one-broker Kafka.
+func TestCommand_Faults(t *testing.T) { runFaults(t, 5, 1) }
 
-// TestHeavy_CommandFaults runs 20 fault cycles (STRATA_HEAVY=1).
+// TestHeavy_CommandFaults runs 20 fault cycles on a one-broker Kafka (STRATA_HEAVY=1).
 func TestHeavy_CommandFaults(t *testing.T) {
-	if os.Getenv("STRATA_HEAVY") == "" {
-		t.Skip("heavy: set STRATA_HEAVY=1")
+	heavyOnly(t)
+	runFaults(t, 20, 1)
+}
+
+// TestHeavy_CommandFaults3Brokers runs 10 fault cycles on a three-broker Kafka
+// (replication factor 3, min.insync.replicas 2), where the Kafka fault is kill -9 of one
+// broker out of three and its restart (STRATA_HEAVY=1).
+func TestHeavy_CommandFaults3Brokers(t *testing.T) {
+	heavyOnly(t)
+	runFaults(t, 10, 3)
+}
+
+func heavyOnly(t *testing.T) {
+	if os.Getenv("STRATA_HEAVY") != "1" {
+		t.Skip("heavy test: set STRATA_HEAVY=1 (scripts/test runs it without -race)")
 	}
-	runFaults(t, 20)
 }
 
 // faultRig is the private Kafka, Redis and the three instances.
 type faultRig struct {
-	t       *testing.T
-	root    string
-	dir     string
-	bin     string
-	kafka   string // host:port
-	env     []string
-	redis   string
-	redisP  *exec.Cmd
-	cluster string
-	insts   []*instance
-	rdb     *redis.Client
+	t        *testing.T
+	root     string
+	dir      string
+	bin      string
+	kafka    string   // seed brokers, comma-separated
+	kafkaAll []string // every broker
+	brokers  int
+	env      []string
+	redis    string
+	redisP   *exec.Cmd
+	cluster  string
+	insts    []*instance
+	rdb      *redis.Client
 }
 
 type instance struct {
@@ -85,6 +99,28 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
+// consecutivePorts finds n free consecutive ports and returns the first.
+func consecutivePorts(t *testing.T, n int) int {
+	t.Helper()
+	for range 50 {
+		first := freePort(t)
+		ok := true
+		for i := 1; i < n && ok; i++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(first+i))
+			if err != nil {
+				ok = false
+				continue
+			}
+			ln.Close()
+		}
+		if ok {
+			return first
+		}
+	}
+	t.Fatalf("no %d consecutive free ports", n)
+	return 0
+}
+
 func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -95,7 +131,7 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func newFaultRig(t *testing.T) *faultRig {
+func newFaultRig(t *testing.T, brokers int) *faultRig {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		testrig.Get(t) // installs Redis (scripts/redis.sh) when missing
 	}
@@ -107,10 +143,15 @@ func newFaultRig(t *testing.T) *faultRig {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build strata: %v\n%s", err, out)
 	}
-	kp, cp := freePort(t), freePort(t)
+	// Brokers listen on consecutive ports from kp, controllers from cp.
+	kp, cp := consecutivePorts(t, brokers), consecutivePorts(t, brokers)
 	r.env = append(os.Environ(), "STRATA_KAFKA_PORT="+strconv.Itoa(kp), "STRATA_KAFKA_CONTROLLER_PORT="+strconv.Itoa(cp))
-	r.kafka = "127.0.0.1:" + strconv.Itoa(kp)
-	r.script(root, "up", "1")
+	r.brokers = brokers
+	for i := range brokers {
+		r.kafkaAll = append(r.kafkaAll, "127.0.0.1:"+strconv.Itoa(kp+i))
+	}
+	r.kafka = strings.Join(r.kafkaAll, ",")
+	r.script(root, "up", strconv.Itoa(brokers))
 	t.Cleanup(func() {
 		r.script(root, "down")
 		rig := os.Getenv("STRATA_RIG_DIR")
@@ -445,16 +486,23 @@ func (w *faultRun) inject(kind int, rng *rand.Rand) string {
 		r.startRedis()
 		return "redis restart without persistence"
 	default:
-		r.script(r.root, "stop", "1")
-		time.Sleep(time.Second)
-		r.script(r.root, "start", "1")
-		return "kafka broker restart"
+		if r.brokers == 1 {
+			r.script(r.root, "stop", "1")
+			time.Sleep(time.Second)
+			r.script(r.root, "start", "1")
+			return "kafka broker restart"
+		}
+		b := 1 + rng.IntN(r.brokers)
+		r.script(r.root, "kill", strconv.Itoa(b))
+		time.Sleep(5 * time.Second)
+		r.script(r.root, "start", strconv.Itoa(b))
+		return fmt.Sprintf("kill -9 of kafka broker %d of %d, restart", b, r.brokers)
 	}
 }
 
-func runFaults(t *testing.T, cycles int) {
+func runFaults(t *testing.T, cycles, brokers int) {
 	seed := testrig.Seed(t)
-	r := newFaultRig(t)
+	r := newFaultRig(t, brokers)
 	w := &faultRun{rig: r}
 	for i := range faultStreams {
 		w.streams = append(w.streams, stream.ID{Type: "acct", ID: fmt.Sprintf("a-%03d", i)})
@@ -482,7 +530,7 @@ func runFaults(t *testing.T, cycles int) {
 	hist := slices.Concat(perClient...)
 
 	// Every stream's head, read through the API after the faults, equals the log.
-	target := history.Target{Kafka: []string{r.kafka}, TopicPrefix: r.cluster, Partitions: faultPartitions}
+	target := history.Target{Kafka: r.kafkaAll, TopicPrefix: r.cluster, Partitions: faultPartitions}
 	r.waitReady(w.streams)
 	logged := history.ReadLog(t, target)
 	byKey, byStream := history.CheckLog(t, target, logged)
@@ -506,8 +554,8 @@ func runFaults(t *testing.T, cycles int) {
 			resolved++
 		}
 	}
-	t.Logf("seed %d: %d fault cycles in %v; %d appends + %d reads by %d clients on %d streams through 3 instances",
-		seed, cycles, elapsed.Round(time.Second), len(hist)-n[history.OutRead], n[history.OutRead], faultClients, faultStreams)
+	t.Logf("seed %d: %d fault cycles in %v (%d Kafka brokers); %d appends + %d reads by %d clients on %d streams through 3 instances",
+		seed, cycles, elapsed.Round(time.Second), brokers, len(hist)-n[history.OutRead], n[history.OutRead], faultClients, faultStreams)
 	t.Logf("acknowledged %d, refused %d (conflict %d, unavailable %d), unknown outcome %d (of which the log shows %d committed); %d events in Kafka",
 		n[history.OutOK], n[history.OutConflict]+n[history.OutUnavailable], n[history.OutConflict], n[history.OutUnavailable],
 		n[history.OutUnknown], resolved, len(logged))

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/strata-platform/strata/pkg/stream"
 	"github.com/strata-platform/strata/pkg/testrig"
 )
@@ -49,9 +51,35 @@ func BenchmarkInstances(b *testing.B) {
 				wg.Wait()
 				testrig.DeleteTopic(b, name+".bench.events")
 			}()
+			benchWaitOwners(b, rig.Redis, name, addrs)
 			benchWaitReady(b, addrs)
 			benchAppends(b, addrs, 64)
 		})
+	}
+}
+
+// benchWaitOwners waits until every instance owns a partition (the group has settled).
+func benchWaitOwners(b *testing.B, redisAddr, cluster string, addrs []string) {
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rdb.Close()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		owners := map[string]bool{}
+		for p := range 8 {
+			a, _ := rdb.HGet(context.Background(), cluster+":owner:"+strconv.Itoa(p), "a").Result()
+			owners[a] = true
+		}
+		all := true
+		for _, a := range addrs {
+			all = all && owners[a]
+		}
+		if all && !owners[""] {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the instances did not share the partitions within 2 minutes: %v", owners)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -68,7 +96,7 @@ func benchWaitReady(b *testing.B, addrs []string) {
 			}
 		}
 		for {
-			code := benchPost(addrs[0], id, fmt.Sprintf("warm-%d-%d", p, time.Now().UnixNano()))
+			code := benchPost(addrs[p%len(addrs)], id, fmt.Sprintf("warm-%d-%d", p, time.Now().UnixNano()))
 			if code == http.StatusCreated {
 				break
 			}
