@@ -31,7 +31,9 @@ type KafkaConfig struct {
 // KafkaLog reads event topics with direct Fetch requests to each partition's leader,
 // read_committed. Fetch asks for one record batch at a time (a partition limit of one byte:
 // the broker still returns the first batch whole), so reading a stream by its index touches
-// the batches that hold its events and nothing else.
+// the batches that hold its events and nothing else; where the wanted offsets are dense
+// (at most 4 offsets per wanted record) it asks for 64 KiB at a time instead, touching at
+// most 4 records per event but saving round trips.
 type KafkaLog struct {
 	cfg KafkaConfig
 	cl  *kgo.Client
@@ -184,6 +186,24 @@ func (l *KafkaLog) fetchAt(ctx context.Context, tp TopicPartition, offset int64,
 	}
 }
 
+// Fetch sizes: a stream whose next events are dense in the partition (the next 64 span at
+// most denseSpan times their count in offsets) is read denseBytes at a time, touching the
+// records between them too (at most denseSpan per event); a sparse one one record batch per
+// request (a byte limit of 1: the broker still answers the first batch whole).
+const (
+	denseWindow = 64
+	denseSpan   = 4
+	denseBytes  = 64 << 10
+)
+
+func fetchBytes(offsets []int64) int32 {
+	w := min(denseWindow, len(offsets))
+	if w > 1 && offsets[w-1]-offsets[0]+1 <= int64(denseSpan*w) {
+		return denseBytes
+	}
+	return 1
+}
+
 // lsoWait bounds how long Fetch waits for the last stable offset to pass an offset.
 const lsoWait = 5 * time.Second
 
@@ -193,7 +213,7 @@ func (l *KafkaLog) Fetch(ctx context.Context, topic string, partition int32, off
 	out := make([]Record, 0, len(offsets))
 	wait, waited := time.Millisecond, time.Duration(0)
 	for i := 0; i < len(offsets); {
-		ans, err := l.fetchAt(ctx, tp, offsets[i], 1)
+		ans, err := l.fetchAt(ctx, tp, offsets[i], fetchBytes(offsets[i:]))
 		if err != nil {
 			return nil, err
 		}
