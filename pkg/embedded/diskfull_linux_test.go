@@ -1,12 +1,21 @@
 package embedded
 
 import (
+	"bufio"
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/strata-platform/strata/pkg/appender"
 	"github.com/strata-platform/strata/pkg/event"
@@ -162,4 +171,118 @@ func checkAckedIn(t *testing.T, e *Engine, acked map[stream.ID]int64) {
 			t.Fatalf("%s: acknowledged version %d, head %d, log %d", s, v, h.Version, seen[s])
 		}
 	}
+}
+
+// diskFillDirEnv makes the test binary TestHelperDiskFill's child process.
+const diskFillDirEnv = "STRATA_EMBEDDED_DISKFILL_DIR"
+
+// TestHelperDiskFill is not a test: it is the child process of
+// TestEngine_DiskFullWithoutReserve. It commits with the disk reserve turned off until the
+// disk is full and pebble ends the process.
+func TestHelperDiskFill(t *testing.T) {
+	dir := os.Getenv(diskFillDirEnv)
+	if dir == "" {
+		t.Skip("helper process for TestEngine_DiskFullWithoutReserve")
+	}
+	e, err := Open(Config{Dir: dir, Partitions: testPartitions, DiskReserve: -1})
+	if err != nil {
+		fmt.Printf("error %v\n", err)
+		os.Exit(3)
+	}
+	for p := 0; p < testPartitions; p++ {
+		go commitLoop(e, p, rand.New(rand.NewPCG(uint64(p), 1)))
+	}
+	select {}
+}
+
+// TestEngine_DiskFullWithoutReserve is the case the reserve exists for, on a real tmpfs: a
+// process commits with the reserve turned off until the disk is full. Pebble then either
+// ends the process on a failed WAL write (Logger.Fatalf) or, as we see on tmpfs, stalls
+// every commit while its memtable flushes fail with ENOSPC (a helper still stuck after 15 s
+// gets SIGQUIT, which prints where it waits). Either way, once space is freed the store
+// opens with every acknowledged event and Verify finds nothing wrong.
+func TestEngine_DiskFullWithoutReserve(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a tmpfs")
+	}
+	mnt := mountTmpfs(t, "24m")
+	spare := filepath.Join(mnt, "spare")
+	if err := os.WriteFile(spare, make([]byte, 4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(mnt, "data")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDiskFill$", "-test.count=1")
+	cmd.Env = append(os.Environ(), diskFillDirEnv+"="+dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// A stuck helper gets SIGQUIT: the Go runtime prints every goroutine and exits.
+	watchdog := time.AfterFunc(15*time.Second, func() { _ = cmd.Process.Signal(syscall.SIGQUIT) })
+	acked := map[stream.ID]int64{}
+	var errs []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		var s stream.ID
+		var v int64
+		if _, err := fmt.Sscanf(sc.Text(), "ack %s %s %d", &s.Type, &s.ID, &v); err != nil {
+			errs = append(errs, sc.Text())
+			continue
+		}
+		acked[s] = max(acked[s], v)
+	}
+	err = cmd.Wait()
+	if !watchdog.Stop() {
+		t.Logf("the helper was still running 15 s after it started; where its commits wait:\n%s", stuck(stderr.String()))
+	}
+	t.Logf("helper ended: %v; %d streams acknowledged; its other output: %q", err, len(acked), errs)
+	if len(acked) == 0 {
+		t.Fatal("nothing was acknowledged before the disk was full")
+	}
+	if err := os.Remove(spare); err != nil {
+		t.Fatal(err)
+	}
+	e := openTest(t, dir, testPartitions)
+	rep := mustVerify(t, e)
+	for s, v := range acked {
+		h, err := e.Head(s)
+		if err != nil || h.Version < v {
+			t.Fatalf("%s: head version %d (%v), but %d was acknowledged", s, h.Version, err, v)
+		}
+	}
+	t.Logf("after freeing space: %d records, %d streams, all acknowledged events present", rep.Records, rep.Streams)
+}
+
+// stuck returns the pebble frames of a committing goroutine in a SIGQUIT dump: the one in
+// pebble's write stall if there is one (the others queue behind it).
+func stuck(dump string) string {
+	var out []string
+	gs := strings.Split(dump, "\n\n")
+	slices.SortStableFunc(gs, func(a, b string) int {
+		return cmp.Compare(b2i(strings.Contains(b, "WriteStall")), b2i(strings.Contains(a, "WriteStall")))
+	})
+	for _, g := range gs {
+		if !strings.Contains(g, "commitLoop") {
+			continue
+		}
+		for _, line := range strings.Split(g, "\n") {
+			if strings.HasPrefix(line, "goroutine ") || strings.HasPrefix(line, "github.com/cockroachdb/pebble") {
+				out = append(out, line)
+			}
+		}
+		break // they all wait in the same place; one is enough
+	}
+	return strings.Join(out, "\n")
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

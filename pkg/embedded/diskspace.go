@@ -19,9 +19,15 @@ import (
 // that it leaves Config.DiskReserve free, and is refused with ErrDiskFull otherwise. Reads
 // need no space and keep working; once space is freed the same write succeeds.
 //
+// Without the reserve it is worse than a crash: on a full tmpfs, pebble's memtable flushes
+// fail with ENOSPC and are retried, memtables pile up, and every commit waits in pebble's
+// write stall (maybeInduceWriteStall) with no error and no end: appends hang.
+// TestEngine_DiskFullWithoutReserve shows that, and that once space is freed the store opens
+// with everything acknowledged.
+//
 // The check is one statfs(2) per commit (about a microsecond, beside a millisecond fsync).
-// It is not a reservation: a process outside Strata that fills the disk past the reserve can
-// still make a WAL write fail, which ends the process as before, without losing anything
+// It is not a reservation: a process outside Strata that fills the disk past the reserve
+// brings back one of the two outcomes above (an exit or a stall), without losing anything
 // acknowledged.
 
 // checkSpace returns ErrDiskFull when writing n more bytes would leave less than the

@@ -16,9 +16,10 @@
 //     before pebble sees it: nothing is written, reads keep working, and the same write
 //     succeeds once space is freed. Fatalf is not softened into an error: after a failed WAL
 //     write pebble has already made the batch visible and its WAL writer is dead, so going on
-//     would answer writes a restart loses (diskspace.go has the details). The reserve keeps
-//     Strata's own writes from getting there; if another process fills the disk past it, the
-//     process still exits without losing anything acknowledged.
+//     would answer writes a restart loses (diskspace.go has the details). And a full disk
+//     need not even reach Fatalf: failing memtable flushes stall every commit with no error.
+//     The reserve keeps Strata's own writes from getting there; if another process fills
+//     the disk past it, the process exits or stalls, without losing anything acknowledged.
 //   - Atomicity (I2). A group's events, every stream's new head and the partition's next
 //     offsets are one pebble batch, which is one WAL record: after a crash all of it is
 //     there or none of it is.
