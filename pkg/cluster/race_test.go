@@ -161,19 +161,8 @@ func TestStore_RaceLinearizable(t *testing.T) {
 	s.Close()
 	hist := slices.Concat(perClient...)
 
-	log := history.ReadLog(t, target(cfg))
-	byKey, byStream := history.CheckLog(t, target(cfg), log)
-	history.CheckAnswers(t, hist, byKey)
-	history.CheckLinearizable(t, hist)
-
-	n := map[history.Outcome]int{}
-	resolved := 0
-	for _, op := range hist {
-		n[op.Out]++
-		if op.Resolved {
-			resolved++
-		}
-	}
+	sum := history.Check(t, target(cfg), hist)
+	log, byStream, n, resolved := sum.Logged, sum.ByStream, sum.Outcomes, sum.Resolved
 	t.Logf("%d appends + %d reads by %d clients on %d streams in %v (%.0f appends/s)",
 		len(hist)-n[history.OutRead], n[history.OutRead], clients, len(byStream), elapsed.Round(time.Millisecond),
 		float64(len(hist)-n[history.OutRead])/elapsed.Seconds())

@@ -426,3 +426,29 @@ func CheckLinearizable(t testing.TB, hist []Op) {
 		t.Errorf("I2: stream %s (%d operations) is not linearizable (%v); visualisation: %s", s, len(ops), res, path)
 	}
 }
+
+// Summary is what Check found.
+type Summary struct {
+	Logged   []Logged               // the log, in partition order
+	ByStream map[stream.ID][]Logged // the log by stream, in version order
+	Outcomes map[Outcome]int        // answers by outcome
+	Resolved int                    // unknown outcomes the log shows committed
+}
+
+// Check reads the log of target and runs every checker on it and hist: CheckLog,
+// CheckAnswers and CheckLinearizable.
+func Check(t testing.TB, target Target, hist []Op) Summary {
+	t.Helper()
+	sum := Summary{Logged: ReadLog(t, target), Outcomes: map[Outcome]int{}}
+	var byKey map[EventKey]Logged
+	byKey, sum.ByStream = CheckLog(t, target, sum.Logged)
+	CheckAnswers(t, hist, byKey)
+	CheckLinearizable(t, hist)
+	for _, op := range hist {
+		sum.Outcomes[op.Out]++
+		if op.Resolved {
+			sum.Resolved++
+		}
+	}
+	return sum
+}

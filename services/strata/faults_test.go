@@ -532,10 +532,8 @@ func runFaults(t *testing.T, cycles, brokers int) {
 	// Every stream's head, read through the API after the faults, equals the log.
 	target := history.Target{Kafka: r.kafkaAll, TopicPrefix: r.cluster, Partitions: faultPartitions}
 	r.waitReady(w.streams)
-	logged := history.ReadLog(t, target)
-	byKey, byStream := history.CheckLog(t, target, logged)
-	history.CheckAnswers(t, hist, byKey)
-	history.CheckLinearizable(t, hist)
+	sum := history.Check(t, target, hist)
+	logged, byStream, n, resolved := sum.Logged, sum.ByStream, sum.Outcomes, sum.Resolved
 	eb := &history.ErrorBudget{T: t, N: 10}
 	for _, s := range w.streams {
 		code, v := headOf(r.insts[0].addr, s)
@@ -546,14 +544,6 @@ func runFaults(t *testing.T, cycles, brokers int) {
 	eb.Done("heads")
 	checkOwnershipMetrics(t, r.insts)
 
-	n := map[history.Outcome]int{}
-	resolved := 0
-	for _, op := range hist {
-		n[op.Out]++
-		if op.Resolved {
-			resolved++
-		}
-	}
 	t.Logf("seed %d: %d fault cycles in %v (%d Kafka brokers); %d appends + %d reads by %d clients on %d streams through 3 instances",
 		seed, cycles, elapsed.Round(time.Second), brokers, len(hist)-n[history.OutRead], n[history.OutRead], faultClients, faultStreams)
 	t.Logf("acknowledged %d, refused %d (conflict %d, unavailable %d), unknown outcome %d (of which the log shows %d committed); %d events in Kafka",
