@@ -238,6 +238,8 @@ func demoTour(ctx context.Context, eng *embedded.Engine, addr, dir string) strin
 	url := "http://" + addr
 	fmt.Fprintf(&b, "try:\n")
 	fmt.Fprintf(&b, "  curl %s/v1/streams/order/o-1001\n", url)
+	fmt.Fprintf(&b, "  curl %s/v1/streams/order/o-1001/events\n", url)
+	fmt.Fprintf(&b, "  curl %s/v1/streams/order/o-1001/state\n", url)
 	fmt.Fprintf(&b, "  curl %s/v1/streams/customer/c-1\n", url)
 	fmt.Fprintf(&b, "  curl -i -X POST %s/v1/streams/order/o-1004/events \\\n"+
 		"    -H 'Content-Type: application/cloudevents+json' -H 'Strata-Expected-Version: 1' \\\n"+

@@ -90,8 +90,19 @@ func runLocalProjections(ctx context.Context, eng *embedded.Engine, every int64,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := projection.RunLocal(ctx, eng.LocalLog(), eng, p, 500, 50*time.Millisecond); err != nil {
-				log.Error("projection stopped", zap.String("projection", p.Keyspace()), zap.Error(err))
+			// A failed batch (a full disk: embedded.ErrDiskFull) committed nothing; the
+			// projection starts again from its checkpoint once it can write.
+			for {
+				err := projection.RunLocal(ctx, eng.LocalLog(), eng, p, 500, 50*time.Millisecond)
+				if err == nil || ctx.Err() != nil {
+					return
+				}
+				log.Error("projection failed; restarting it in 1s", zap.String("projection", p.Keyspace()), zap.Error(err))
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
 			}
 		}()
 	}
