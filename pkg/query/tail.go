@@ -143,9 +143,10 @@ func (r *Reader) Tail(ctx context.Context, q TailRequest, start func(cursor stri
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	wg.Add(1)
-	go func() { // offsets of topics found later: read from the cursor's (a copy taken at start)
+	startCur := cur.copy() // the cursor at start: topics found later are read from there
+	go func() {
 		defer wg.Done()
-		r.discover(ctx, q, cur.copy(), followed, add)
+		r.discover(ctx, q, startCur, followed, add)
 	}()
 	err = r.cfg.Log.Follow(ctx, from, add, func(rec Record) error {
 		t := TopicType(rec.Position.Topic)
