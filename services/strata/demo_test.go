@@ -22,12 +22,19 @@ import (
 // printed up to then, and a stop function that ends it and returns its exit code.
 func runDemoInProcess(t *testing.T, args ...string) (string, func() int) {
 	t.Helper()
+	return runInProcess(t, "demo", args...)
+}
+
+// runInProcess runs a strata subcommand that serves HTTP (dev, demo) in this process, with
+// four partitions and warnings only, until it listens.
+func runInProcess(t *testing.T, sub string, args ...string) (string, func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	var stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		code := run(ctx, append([]string{"demo", "--log-level", "warn", "--partitions", "4"}, args...), pw, &stderr)
+		code := run(ctx, append([]string{sub, "--log-level", "warn", "--partitions", "4"}, args...), pw, &stderr)
 		_ = pw.Close()
 		done <- code
 	}()
@@ -42,15 +49,20 @@ func runDemoInProcess(t *testing.T, args ...string) (string, func() int) {
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	if !strings.Contains(out.String(), "listening on ") {
 		cancel()
-		t.Fatalf("strata demo exited (code %d) before listening:\n%s%s", <-done, out.String(), stderr.String())
+		t.Fatalf("strata %s exited (code %d) before listening:\n%s%s", sub, <-done, out.String(), stderr.String())
 	}
-	return out.String(), func() int {
+	code, stopped := -1, false
+	return out.String(), func() int { // may be called more than once
 		cancel()
+		if stopped {
+			return code
+		}
 		select {
-		case code := <-done:
+		case code = <-done:
+			stopped = true
 			return code
 		case <-time.After(30 * time.Second):
-			t.Fatal("strata demo did not stop")
+			t.Fatalf("strata %s did not stop", sub)
 			return -1
 		}
 	}
