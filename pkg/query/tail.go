@@ -53,7 +53,7 @@ func ParseCursor(s string, p int) (Cursor, error) {
 	for _, part := range strings.Split(s, ";") {
 		t, offs, ok := strings.Cut(part, "=")
 		if !ok || event.ValidateStreamName(t, "x") != nil || c[t] != nil {
-			return nil, fmt.Errorf("%w: cursor %q: want <type>=<offset>.<offset>...;...", ErrBadRequest, s)
+			return nil, fmt.Errorf("%w: cursor %q: want <type>=<offset>.<offset>(;<type>=...)", ErrBadRequest, s)
 		}
 		fields := strings.Split(offs, ".")
 		if len(fields) != p {
