@@ -154,12 +154,52 @@ func TestStore_RedisFlushedWhileRunning(t *testing.T) {
 		// Heads are written after the answer, in the background: poll.
 		var h stream.Head
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if h, err = s.heads.get(ctx, sid); err == nil && h.Version == 5 {
+			gen, _ := rdb.Get(ctx, s.heads.genKey()).Result()
+			if h, err = s.heads.get(ctx, gen, sid); err == nil && h.Version == 5 {
 				break
 			}
 		}
 		if err != nil || h.Version != 5 {
 			t.Fatalf("%s: redis head after rebuild = %+v, %v", sid, h, err)
 		}
+	}
+}
+
+
+// TestStore_HeadReadAfterFlush reads a head, through a partition that opened before Redis
+// was flushed, of a stream its pipeline never cached. Redis answers "no such head"; taking
+// that for version 0 would let an append with expected version 0 commit a second version 1
+// (the three-broker fault test found exactly that). The read must notice the lost
+// generation and rebuild first.
+func TestStore_HeadReadAfterFlush(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Partitions = 1
+	t.Cleanup(func() { testrig.DeleteTopic(t, cfg.TopicPrefix+".order.events") })
+	s, a := openAppender(t, cfg)
+	defer s.Close()
+	ctx := context.Background()
+	sid := stream.ID{Type: "order", ID: "o-1"}
+	for i := range 3 {
+		if _, err := a.Append(ctx, appender.Request{Stream: sid, Expected: stream.ExactVersion(int64(i)), Events: []*event.Event{ev(fmt.Sprint("e", i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pt, err := s.OpenPartition(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pt.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: cfg.Redis})
+	defer rdb.Close()
+	keys, _ := rdb.Keys(ctx, cfg.Cluster+":*").Result()
+	if err := rdb.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := pt.Head(ctx, sid)
+	if err != nil || h.Version != 3 {
+		t.Fatalf("head after the flush = v%d, %v; want v3 (rebuilt from the log)", h.Version, err)
 	}
 }

@@ -29,6 +29,12 @@ local e = redis.call('HINCRBY', KEYS[1], 'e', 1)
 redis.call('HSET', KEYS[1], 'a', ARGV[2])
 return e`
 
+	// KEYS: gen, head; ARGV: gen. A head is read only under the generation its reader
+	// holds: after Redis lost its data a missing head is not "no events".
+	scriptGet = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('STRATA_GENERATION') end
+return redis.call('HMGET', KEYS[2], 'v', 'r')`
+
 	// KEYS: owner, gen, ckpt, head...; ARGV: epoch, gen, ncheckpoint, (topic, offset)*, (prior, version, recent)*
 	scriptApply = `
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('STRATA_GENERATION') end
@@ -53,6 +59,7 @@ return 1`
 
 var (
 	claimScript = redis.NewScript(scriptClaim)
+	getScript   = redis.NewScript(scriptGet)
 	applyScript = redis.NewScript(scriptApply)
 )
 
@@ -140,10 +147,14 @@ func (h heads) checkpoint(ctx context.Context, p int) (map[string]int64, error) 
 	return out, nil
 }
 
-func (h heads) get(ctx context.Context, s stream.ID) (stream.Head, error) {
-	vals, err := h.rdb.HMGet(ctx, h.headKey(s), "v", "r").Result()
+// get reads a stream's head, if Redis still holds generation gen (else errGeneration).
+func (h heads) get(ctx context.Context, gen string, s stream.ID) (stream.Head, error) {
+	vals, err := getScript.Run(ctx, h.rdb, []string{h.genKey(), h.headKey(s)}, gen).Slice()
 	if err != nil {
-		return stream.Head{}, err
+		return stream.Head{}, scriptErr(err)
+	}
+	if len(vals) != 2 {
+		return stream.Head{}, fmt.Errorf("head %s: %d values", s, len(vals))
 	}
 	var hd stream.Head
 	if v, ok := vals[0].(string); ok {

@@ -110,7 +110,16 @@ func (pt *partition) Head(ctx context.Context, s stream.ID) (stream.Head, error)
 	if err := pt.ensureHeads(ctx); err != nil {
 		return stream.Head{}, err
 	}
-	return pt.s.heads.get(ctx, s)
+	h, err := pt.s.heads.get(ctx, pt.gen, s)
+	if errors.Is(err, errGeneration) {
+		// Redis lost the heads since the last check: rebuild them before answering.
+		pt.dirty = true
+		if err := pt.ensureHeads(ctx); err != nil {
+			return stream.Head{}, err
+		}
+		h, err = pt.s.heads.get(ctx, pt.gen, s)
+	}
+	return h, err
 }
 
 // ensureHeads makes the heads in Redis reflect the log again after a failed heads write.
@@ -348,7 +357,7 @@ func (a *applier) add(ctx context.Context, r *kgo.Record) error {
 	}
 	u, ok := a.ups[s]
 	if !ok {
-		h, err := a.pt.s.heads.get(ctx, s)
+		h, err := a.pt.s.heads.get(ctx, a.pt.gen, s)
 		if err != nil {
 			return err
 		}
