@@ -62,7 +62,16 @@ func testFormats(t *testing.T, n int) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		rep, err := Run(context.Background(), Config{Source: src, Topic: topic, Sink: sink})
+		last := start
+		progress := func(p Progress) {
+			if p.Read%100_000 < progressEvery || p.Read == p.Total {
+				if time.Since(last) > 10*time.Second || p.Read == p.Total {
+					t.Logf("%s: %d of %d read, %d written, %v", f, p.Read, p.Total, p.Written, time.Since(start).Round(time.Millisecond))
+					last = time.Now()
+				}
+			}
+		}
+		rep, err := Run(context.Background(), Config{Source: src, Topic: topic, Sink: sink, OnProgress: progress})
 		if cerr := sink.Close(); err == nil {
 			err = cerr
 		}

@@ -87,7 +87,10 @@ func produce(t testing.TB, topic string, partitions int32, items []item) {
 func produceN(t testing.TB, topic string, partitions int32, n int, gen func(i int) item) {
 	t.Helper()
 	if partitions > 0 {
-		testrig.CreateTopic(t, topic, partitions, nil)
+		// Infinite retention, as Strata's event topics have: the corpus' timestamps are in
+		// the past, and the broker would delete them by time under the test.
+		infinite := "-1"
+		testrig.CreateTopic(t, topic, partitions, map[string]*string{"retention.ms": &infinite})
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(testrig.Kafka(t)...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(100000), kgo.ProducerLinger(5*time.Millisecond))

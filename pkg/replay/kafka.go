@@ -111,18 +111,27 @@ func (k *KafkaSource) Read(ctx context.Context, topic string, ranges []Range, fn
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
-		kgo.FetchIsolationLevel(kgo.ReadUncommitted()), kgo.KeepControlRecords())
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()), kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())) // records deleted under the replay: go on from the start
 	if err != nil {
 		return fmt.Errorf("replay: kafka consumer: %w", err)
 	}
 	defer cl.Close()
 	for len(parts) > 0 {
-		fs := cl.PollFetches(ctx)
+		pctx, cancel := context.WithTimeout(ctx, idleCheck)
+		fs := cl.PollFetches(pctx)
+		cancel()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if err := fetchError(fs); err != nil {
 			return err
+		}
+		if fs.NumRecords() == 0 {
+			if err := k.dropDeleted(ctx, cl, topic, parts); err != nil {
+				return err
+			}
+			continue
 		}
 		var cbErr error
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -142,6 +151,26 @@ func (k *KafkaSource) Read(ctx context.Context, topic string, ranges []Range, fn
 		})
 		if cbErr != nil {
 			return cbErr
+		}
+	}
+	return nil
+}
+
+// idleCheck is how long Read waits for records before it checks the log's start.
+const idleCheck = 5 * time.Second
+
+// dropDeleted ends the partitions whose records up to the end were deleted (retention)
+// while the replay ran: their log starts at or past the end, so nothing below it will come.
+// (Deleted records below a later start are skipped by the consumer's reset to the start.)
+func (k *KafkaSource) dropDeleted(ctx context.Context, cl *kgo.Client, topic string, parts map[int32]*partReader) error {
+	starts, err := k.adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("replay: list start offsets of %s: %w", topic, err)
+	}
+	for p, pr := range parts {
+		if o, ok := starts.Lookup(topic, p); ok && o.Err == nil && o.Offset >= pr.end && len(pr.held) == 0 {
+			delete(parts, p)
+			cl.PauseFetchPartitions(map[string][]int32{topic: {p}})
 		}
 	}
 	return nil
