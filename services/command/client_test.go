@@ -97,6 +97,10 @@ func TestClient_AppendLoadRead(t *testing.T) {
 		if !errors.As(err, &pe) || pe.Status != 404 || pe.Code != command.CodeVersionNotFound {
 			t.Fatalf("state at v13: %v, want 404 %s", err, command.CodeVersionNotFound)
 		}
+		err = c.Subscribe(ctx, client.Subscription{Type: "order", From: "order=1.2"}, func(event.Event, string) error { return nil })
+		if !errors.As(err, &pe) || pe.Status != 400 || pe.Code != command.CodeBadParameter {
+			t.Fatalf("subscribe from a malformed cursor: %v, want 400 %s", err, command.CodeBadParameter)
+		}
 	})
 }
 
