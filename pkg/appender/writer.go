@@ -270,7 +270,7 @@ func (w *writer) round(ctx context.Context, ops []*op) {
 	default:
 		w.cfg.Metrics.incAborted()
 		for _, o := range g.accepted {
-			o.finish(Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err))
+			o.finish(Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)) // keeps typed causes (embedded.ErrDiskFull)
 		}
 	}
 	w.answerDuplicates(ctx, g, err == nil)

@@ -165,7 +165,6 @@ func TestStore_RedisFlushedWhileRunning(t *testing.T) {
 	}
 }
 
-
 // TestStore_HeadReadAfterFlush reads a head, through a partition that opened before Redis
 // was flushed, of a stream its pipeline never cached. Redis answers "no such head"; taking
 // that for version 0 would let an append with expected version 0 commit a second version 1

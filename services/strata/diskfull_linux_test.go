@@ -89,13 +89,8 @@ func TestDev_FullDisk(t *testing.T) {
 	var p command.Problem
 	_ = json.Unmarshal(b, &p)
 	t.Logf("append on a full disk: %d %s", resp.StatusCode, b)
-	switch {
-	case resp.StatusCode == http.StatusInsufficientStorage && p.Code == command.CodeDiskFull:
-	case resp.StatusCode == http.StatusServiceUnavailable && p.Code == command.CodeUnavailable && strings.Contains(p.Detail, "disk full"):
-		// The append pipeline wraps the engine's error as text (appender.ErrUnavailable with
-		// %v), so the code is the generic one; the detail still says why.
-	default:
-		t.Fatalf("append on a full disk: %d %s; want 507 disk_full or 503 naming the full disk", resp.StatusCode, b)
+	if resp.StatusCode != http.StatusInsufficientStorage || p.Code != command.CodeDiskFull {
+		t.Fatalf("append on a full disk: %d %s; want 507 disk_full", resp.StatusCode, b)
 	}
 	var head struct{ Version int64 }
 	if err := json.Unmarshal(get(base), &head); err != nil || head.Version != 5 {

@@ -85,9 +85,10 @@ type faultRig struct {
 }
 
 type instance struct {
-	addr string
-	cmd  *exec.Cmd
-	mu   sync.Mutex // guards cmd
+	addr   string
+	mu     sync.Mutex // guards cmd and exited
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has been waited for
 }
 
 func repoRoot(t *testing.T) string {
@@ -230,16 +231,17 @@ func (r *faultRig) start(i int) {
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start instance %d: %v", i, err)
 	}
+	exited := make(chan struct{})
 	in.mu.Lock()
-	in.cmd = cmd
+	in.cmd, in.exited = cmd, exited
 	in.mu.Unlock()
-	go func() { _ = cmd.Wait(); logf.Close() }()
+	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
 }
 
 func (r *faultRig) stop(i int, sig syscall.Signal) {
 	in := r.insts[i]
 	in.mu.Lock()
-	cmd := in.cmd
+	cmd, exited := in.cmd, in.exited
 	in.cmd = nil
 	in.mu.Unlock()
 	if cmd == nil {
@@ -247,13 +249,12 @@ func (r *faultRig) stop(i int, sig syscall.Signal) {
 	}
 	_ = cmd.Process.Signal(syscall.SIGCONT)
 	_ = cmd.Process.Signal(sig)
-	for range 300 {
-		if cmd.ProcessState != nil || cmd.Process.Signal(syscall.Signal(0)) != nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
 	}
-	_ = cmd.Process.Kill()
 }
 
 func (r *faultRig) signal(i int, sig syscall.Signal) {
