@@ -26,7 +26,9 @@
 // offsets). The end of every partition is fixed before the first record is read: Kafka's
 // last stable offset (kadm ListCommittedOffsets), the embedded engine's end offset, or,
 // with an end time, the first offset at or after that time if it comes earlier. Appends
-// that land during the replay are past the end, so a replay always terminates.
+// that land during the replay are past the end, so a replay always terminates. Records that
+// retention deletes while a replay runs are not replayed: the Kafka consumer goes on from the
+// log's new start, and a partition whose log now starts at or past its end is done.
 //
 // # Event time and record timestamps
 //
