@@ -113,6 +113,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	cl, err := kgo.NewClient(append(r.topicOpts(),
 		kgo.SeedBrokers(r.cfg.Kafka...),
 		kgo.ConsumerGroup(r.GroupID()),
+		// A regex subscription sees a new event topic at the next metadata refresh (5 min by
+		// default): keep it short, so a new aggregate type is projected (and readable) soon.
+		kgo.MetadataMaxAge(5*time.Second),
 		kgo.SessionTimeout(r.cfg.SessionTimeout),
 		kgo.HeartbeatInterval(r.cfg.SessionTimeout/5),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),

@@ -148,10 +148,12 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return
 	}
 	defer resp.Body.Close()
-	for _, h := range []string{"Content-Type", "Location", "Retry-After"} {
-		if v := resp.Header.Get(h); v != "" {
-			w.Header().Set(h, v)
+	for h, vs := range resp.Header {
+		switch h {
+		case "Content-Length", "Connection", "Transfer-Encoding", "Keep-Alive", "Date":
+			continue // hop-by-hop, or set by our own server
 		}
+		w.Header()[h] = vs
 	}
 	w.Header().Set("Strata-Served-By", addr)
 	w.WriteHeader(resp.StatusCode)
