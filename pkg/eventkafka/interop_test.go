@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -277,89 +274,19 @@ func runInterop(t *testing.T, python string, args ...string) []pyEvent {
 	return out
 }
 
-// pythonEnv returns the python of a venv holding testdata/requirements.txt, building it on
-// first use under $STRATA_RIG_DIR/pyenv/<key> (default ~/.cache/strata-rig), where key hashes
-// the requirements and the interpreter's version. A lock file serialises builders; a marker
-// file says the venv is complete.
+// pythonEnv returns the python of a venv holding testdata/requirements.txt (built once and
+// cached by testrig.Python).
 func pythonEnv(t *testing.T) string {
 	t.Helper()
-	start := time.Now()
-	base, err := exec.LookPath("python3")
-	if err != nil {
-		t.Fatalf("the interop test needs python3 on PATH: %v", err)
-	}
 	req, err := os.ReadFile(filepath.Join("testdata", "requirements.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	version, err := exec.Command(base, "-c", "import sys; print(sys.version)").Output()
-	if err != nil {
-		t.Fatalf("python3: %v", err)
-	}
-	sum := sha256.Sum256(append(append(req, 0), version...))
-	root := filepath.Join(rigDir(t), "pyenv")
-	dir := filepath.Join(root, hex.EncodeToString(sum[:8]))
-	python := filepath.Join(dir, "bin", "python")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	unlock := lockFile(t, dir+".lock")
-	defer unlock()
-	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
-		t.Logf("python venv %s (warm) ready in %v", dir, time.Since(start).Round(time.Millisecond))
-		return python
-	}
-	buildVenv(t, base, dir)
-	t.Logf("python venv %s (cold) built in %v", dir, time.Since(start).Round(time.Millisecond))
-	return python
-}
-
-func buildVenv(t *testing.T, base, dir string) {
-	t.Helper()
-	if err := os.RemoveAll(dir); err != nil { // a build that died half-way
-		t.Fatal(err)
-	}
-	req, err := filepath.Abs(filepath.Join("testdata", "requirements.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{
-		{base, "-m", "venv", dir},
-		{filepath.Join(dir, "bin", "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", req},
-	} {
-		out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	var pins []string
+	for _, line := range strings.Split(string(req), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			pins = append(pins, line)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, ".complete"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// rigDir is where the test rig keeps what it downloads, as scripts/lib.sh decides it.
-func rigDir(t *testing.T) string {
-	if d := os.Getenv("STRATA_RIG_DIR"); d != "" {
-		return d
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatalf("no cache directory for the python venv: %v", err)
-	}
-	return filepath.Join(cache, "strata-rig")
-}
-
-func lockFile(t *testing.T, path string) (unlock func()) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }
+	return testrig.Python(t, pins...)
 }
