@@ -78,5 +78,7 @@
 //     run; a resumed run reads each offset not yet flushed, and output holds each event once.
 //   - Run returns only after the sink was flushed (also when ctx ends), and never claims in
 //     the state file what the sink has not flushed.
-//   - Run starts no goroutine; KafkaSource.Read closes its consumer before it returns.
+//   - Run calls the sink from its own goroutine only. KafkaSource.Read decodes batches of
+//     records on a few goroutines it waits for before it delivers them (decoding is most of
+//     a Kafka replay's CPU), and closes its consumer before it returns.
 package replay

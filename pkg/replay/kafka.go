@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -117,6 +119,7 @@ func (k *KafkaSource) Read(ctx context.Context, topic string, ranges []Range, fn
 		return fmt.Errorf("replay: kafka consumer: %w", err)
 	}
 	defer cl.Close()
+	batch := &batcher{fn: fn}
 	for len(parts) > 0 {
 		pctx, cancel := context.WithTimeout(ctx, idleCheck)
 		fs := cl.PollFetches(pctx)
@@ -140,7 +143,7 @@ func (k *KafkaSource) Read(ctx context.Context, topic string, ranges []Range, fn
 				return
 			}
 			for _, rec := range fp.Records {
-				if cbErr = pr.add(rec, fn); cbErr != nil || pr.done() {
+				if cbErr = pr.add(rec, batch.add); cbErr != nil || pr.done() {
 					break
 				}
 			}
@@ -149,6 +152,9 @@ func (k *KafkaSource) Read(ctx context.Context, topic string, ranges []Range, fn
 				cl.PauseFetchPartitions(map[string][]int32{topic: {fp.Partition}})
 			}
 		})
+		if cbErr == nil {
+			cbErr = batch.flush()
+		}
 		if cbErr != nil {
 			return cbErr
 		}
@@ -198,13 +204,13 @@ type heldRecord struct {
 func (p *partReader) done() bool { return p.seen >= p.end && len(p.held) == 0 }
 
 // add takes the next record of the partition and delivers what it settles.
-func (p *partReader) add(rec *kgo.Record, fn func(*Record) error) error {
+func (p *partReader) add(rec *kgo.Record, deliver func(*kgo.Record) error) error {
 	p.seen = rec.Offset + 1
 	switch {
 	case rec.Attrs.IsControl():
 		var key kmsg.ControlRecordKey
 		if err := key.ReadFrom(rec.Key); err != nil || !p.open[rec.ProducerID] {
-			return p.release(fn)
+			return p.release(deliver)
 		}
 		commit := key.Type == kmsg.ControlRecordKeyTypeCommit
 		for i := range p.held {
@@ -221,21 +227,17 @@ func (p *partReader) add(rec *kgo.Record, fn func(*Record) error) error {
 	default:
 		p.held = append(p.held, heldRecord{rec: rec, settled: true, keep: true})
 	}
-	return p.release(fn)
+	return p.release(deliver)
 }
 
-// release delivers the settled records at the head of held.
-func (p *partReader) release(fn func(*Record) error) error {
+// release hands the settled records at the head of held to deliver.
+func (p *partReader) release(deliver func(*kgo.Record) error) error {
 	n := 0
 	for ; n < len(p.held) && p.held[n].settled; n++ {
 		if !p.held[n].keep {
 			continue
 		}
-		r, err := decode(p.held[n].rec)
-		if err == nil {
-			err = fn(r)
-		}
-		if err != nil {
+		if err := deliver(p.held[n].rec); err != nil {
 			p.held = p.held[n+1:]
 			return err
 		}
@@ -244,6 +246,59 @@ func (p *partReader) release(fn func(*Record) error) error {
 	if len(p.held) == 0 {
 		p.held = nil // let the backing array go
 	}
+	return nil
+}
+
+// decodeBatch is how many records batcher decodes at once.
+const decodeBatch = 2048
+
+// batcher decodes records in batches, in parallel (decoding is most of a replay's CPU),
+// and passes them to fn in the order they came. Its goroutines end before flush returns.
+type batcher struct {
+	fn   func(*Record) error
+	recs []*kgo.Record
+	out  []*Record
+	errs []error
+}
+
+func (b *batcher) add(rec *kgo.Record) error {
+	b.recs = append(b.recs, rec)
+	if len(b.recs) >= decodeBatch {
+		return b.flush()
+	}
+	return nil
+}
+
+func (b *batcher) flush() error {
+	n := len(b.recs)
+	if n == 0 {
+		return nil
+	}
+	b.out, b.errs = append(b.out[:0], make([]*Record, n)...), append(b.errs[:0], make([]error, n)...)
+	workers := min(runtime.GOMAXPROCS(0), 4, max(n/256, 1))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				b.out[i], b.errs[i] = decode(b.recs[i])
+			}
+		}(w*n/workers, (w+1)*n/workers)
+	}
+	wg.Wait()
+	clear(b.recs)
+	b.recs = b.recs[:0]
+	for i := range n {
+		err := b.errs[i]
+		if err == nil {
+			err = b.fn(b.out[i])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	clear(b.out)
 	return nil
 }
 
