@@ -145,18 +145,5 @@ func (e *Engine) activate(ctx context.Context, proj projection.Projection, opts 
 		case <-time.After(opts.Poll):
 		}
 	}
-	if err := e.SetActive(ctx, proj.Name, proj.Version); err != nil {
-		return fmt.Errorf("projection %s: switch to version %d: %w", proj.Name, proj.Version, err)
-	}
-	opts.Logger.Info("projection switched over", zap.String("projection", proj.Name),
-		zap.Int("from", active), zap.Int("to", proj.Version), zap.Duration("rebuild", time.Since(start)))
-	if active == 0 {
-		return nil
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(opts.DropGrace):
-	}
-	return e.DropKeyspace(ctx, projection.Projection{Name: proj.Name, Version: active}.Keyspace())
+	return projection.SwitchOver(ctx, e, proj, active, opts.DropGrace, opts.Logger, start)
 }

@@ -76,10 +76,23 @@ func activate(ctx context.Context, cfg Config, store *RedisStore, adm *kadm.Clie
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	if err := store.SetActive(ctx, proj.Name, proj.Version); err != nil {
+	return SwitchOver(ctx, store, proj, active, cfg.DropGrace, cfg.Logger, start)
+}
+
+// Switcher is what a switch-over needs from a read-model store.
+type Switcher interface {
+	SetActive(ctx context.Context, name string, v int) error
+	DropKeyspace(ctx context.Context, keyspace string) error
+}
+
+// SwitchOver makes proj's version the active one (readers switch at once), then, after
+// grace (longer than any read, see ReadActive), drops the keyspace of the version it
+// replaced (active; 0 means none). start is when the rebuild began, for the log.
+func SwitchOver(ctx context.Context, s Switcher, proj Projection, active int, grace time.Duration, log *zap.Logger, start time.Time) error {
+	if err := s.SetActive(ctx, proj.Name, proj.Version); err != nil {
 		return fmt.Errorf("projection %s: switch to version %d: %w", proj.Name, proj.Version, err)
 	}
-	cfg.Logger.Info("projection switched over", zap.String("projection", proj.Name),
+	log.Info("projection switched over", zap.String("projection", proj.Name),
 		zap.Int("from", active), zap.Int("to", proj.Version), zap.Duration("rebuild", time.Since(start)))
 	if active == 0 {
 		return nil
@@ -87,10 +100,10 @@ func activate(ctx context.Context, cfg Config, store *RedisStore, adm *kadm.Clie
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(cfg.DropGrace):
+	case <-time.After(grace):
 	}
 	old := Projection{Name: proj.Name, Version: active}
-	if err := store.DropKeyspace(ctx, old.Keyspace()); err != nil {
+	if err := s.DropKeyspace(ctx, old.Keyspace()); err != nil {
 		return fmt.Errorf("projection %s: drop version %d: %w", proj.Name, active, err)
 	}
 	return nil
