@@ -80,7 +80,7 @@ func PartitionKey(e *Event) string { return stringExt(e, ExtPartitionKey) }
 // AggregateVersion returns the aggregateversion extension. ok is false when it is absent;
 // err is non-nil when it is present but not a positive Integer.
 func AggregateVersion(e *Event) (v int64, ok bool, err error) {
-	raw, present := e.Extensions()[ExtAggregateVersion]
+	raw, present := extensions(e)[ExtAggregateVersion]
 	if !present {
 		return 0, false, nil
 	}
@@ -111,8 +111,25 @@ func toInteger(raw any) (int32, error) {
 	return types.ToInteger(raw)
 }
 
+// extensions returns e's extensions for reading only: sdk-go's Extensions copies the map
+// on every call, which on the decode paths (projections, replay) cost more than the rest of
+// the decoding; for the 1.0 context the map is read in place.
+func extensions(e *Event) map[string]any {
+	if ec, ok := e.Context.(*cloudevents.EventContextV1); ok {
+		return ec.Extensions
+	}
+	return e.Extensions()
+}
+
+// HasExtension reports whether e carries the extension name (without copying e's
+// extensions).
+func HasExtension(e *Event, name string) bool {
+	_, ok := extensions(e)[name]
+	return ok
+}
+
 func stringExt(e *Event, name string) string {
-	raw, ok := e.Extensions()[name]
+	raw, ok := extensions(e)[name]
 	if !ok {
 		return ""
 	}

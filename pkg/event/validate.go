@@ -36,16 +36,38 @@ func (l Limits) withDefaults() Limits {
 
 // Size is the size Limits.MaxEventBytes bounds: len(data) plus, for every attribute that is
 // set, the length of its name and of its canonical string value.
-func Size(e *Event) int {
+func Size(e *Event) int { return sizeOf(e, attributes(e, e.Extensions())) }
+
+func sizeOf(e *Event, attrs map[string]string) int {
 	n := len(e.Data())
-	for name, v := range attributes(e) {
+	for name, v := range attrs {
 		n += len(name) + len(v)
 	}
 	return n
 }
 
-// attributes returns every set attribute as its canonical string.
-func attributes(e *Event) map[string]string {
+// attrView is what the checks read: every set attribute as its canonical string, the
+// extensions, and the attribute names sorted. Validate builds it once per event (sdk-go
+// copies the extension map on every Extensions call).
+type attrView struct {
+	attrs map[string]string
+	ext   map[string]any
+	names []string
+}
+
+func newAttrView(e *Event) *attrView {
+	v := &attrView{ext: extensions(e)}
+	v.attrs = attributes(e, v.ext)
+	v.names = make([]string, 0, len(v.attrs))
+	for name := range v.attrs {
+		v.names = append(v.names, name)
+	}
+	sort.Strings(v.names)
+	return v
+}
+
+// attributes returns every set attribute as its canonical string; ext is e.Extensions().
+func attributes(e *Event, ext map[string]any) map[string]string {
 	m := map[string]string{
 		"specversion": e.SpecVersion(),
 		"id":          e.ID(),
@@ -64,7 +86,7 @@ func attributes(e *Event) map[string]string {
 	if t := e.Time(); !t.IsZero() {
 		m["time"] = types.FormatTime(t)
 	}
-	for name, v := range e.Extensions() {
+	for name, v := range ext {
 		s, err := types.Format(v)
 		if err != nil {
 			s = ""
@@ -85,14 +107,22 @@ func attributes(e *Event) map[string]string {
 // context attribute or "data".
 func Validate(e *Event, limits Limits) error {
 	limits = limits.withDefaults()
-	for _, check := range []func(*Event) error{
-		checkSpecVersion, checkRequired, fieldErrors, checkOptional, checkExtensions, checkStrings,
-	} {
-		if err := check(e); err != nil {
+	if err := checkSpecVersion(e); err != nil {
+		return err
+	}
+	v := newAttrView(e)
+	if err := checkRequired(e, v); err != nil {
+		return err
+	}
+	if err := fieldErrors(e); err != nil {
+		return err
+	}
+	for _, check := range []func(*Event, *attrView) error{checkOptional, checkExtensions, checkStrings} {
+		if err := check(e, v); err != nil {
 			return err
 		}
 	}
-	return checkSizes(e, limits)
+	return checkSizes(e, v, limits)
 }
 
 func checkSpecVersion(e *Event) error {
@@ -108,8 +138,8 @@ func checkSpecVersion(e *Event) error {
 	return nil
 }
 
-func checkRequired(e *Event) error {
-	attrs := attributes(e)
+func checkRequired(e *Event, v *attrView) error {
+	attrs := v.attrs
 	for _, attr := range []string{"id", "source", "type"} {
 		if strings.TrimSpace(attrs[attr]) == "" {
 			return invalid(CodeMissingAttribute, attr, "is required and must not be empty")
@@ -121,13 +151,13 @@ func checkRequired(e *Event) error {
 	return nil
 }
 
-func checkOptional(e *Event) error {
+func checkOptional(e *Event, v *attrView) error {
 	if attr := blankOptional(e); attr != "" {
 		return invalid(CodeInvalidAttribute, attr, "must not be empty when present")
 	}
-	attrs := attributes(e)
+	attrs := v.attrs
 	for _, attr := range []string{"id", "type", "subject", "datacontenttype"} {
-		if v := attrs[attr]; v != strings.TrimSpace(v) {
+		if s := attrs[attr]; s != strings.TrimSpace(s) {
 			return invalid(CodeInvalidAttribute, attr, "must not begin or end with white space")
 		}
 	}
@@ -166,8 +196,8 @@ var reservedNames = map[string]bool{
 }
 
 // checkExtensions checks extension names and that every value is a CloudEvents type.
-func checkExtensions(e *Event) error {
-	ext := e.Extensions()
+func checkExtensions(_ *Event, v *attrView) error {
+	ext := v.ext
 	names := make([]string, 0, len(ext))
 	for name := range ext {
 		names = append(names, name)
@@ -187,15 +217,9 @@ func checkExtensions(e *Event) error {
 
 // checkStrings applies the CloudEvents String rule to every attribute's canonical string:
 // valid UTF-8 without control characters, surrogates or noncharacters.
-func checkStrings(e *Event) error {
-	attrs := attributes(e)
-	names := make([]string, 0, len(attrs))
-	for name := range attrs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	ext := e.Extensions()
-	for _, name := range names {
+func checkStrings(_ *Event, v *attrView) error {
+	attrs, ext := v.attrs, v.ext
+	for _, name := range v.names {
 		if validString(attrs[name]) {
 			continue
 		}
@@ -223,14 +247,9 @@ func validString(s string) bool {
 	return true
 }
 
-func checkSizes(e *Event, limits Limits) error {
-	attrs := attributes(e)
-	names := make([]string, 0, len(attrs))
-	for name := range attrs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+func checkSizes(e *Event, v *attrView, limits Limits) error {
+	attrs := v.attrs
+	for _, name := range v.names {
 		if len(attrs[name]) > limits.MaxAttributeBytes {
 			return invalid(CodeAttributeTooLarge, name, "is %d bytes, over the limit of %d",
 				len(attrs[name]), limits.MaxAttributeBytes)
@@ -239,7 +258,7 @@ func checkSizes(e *Event, limits Limits) error {
 	if n := len(e.Data()); n > limits.MaxDataBytes {
 		return invalid(CodeDataTooLarge, "data", "is %d bytes, over the limit of %d", n, limits.MaxDataBytes)
 	}
-	if n := Size(e); n > limits.MaxEventBytes {
+	if n := sizeOf(e, attrs); n > limits.MaxEventBytes {
 		return invalid(CodeEventTooLarge, "", "is %d bytes, over the limit of %d", n, limits.MaxEventBytes)
 	}
 	return nil
@@ -291,8 +310,9 @@ func ValidateStrata(e *Event, limits Limits) error {
 	if err := Validate(e, limits); err != nil {
 		return err
 	}
+	ext := extensions(e)
 	for _, name := range []string{ExtAggregateType, ExtAggregateID, ExtPartitionKey} {
-		raw, ok := e.Extensions()[name]
+		raw, ok := ext[name]
 		if !ok {
 			return invalid(CodeMissingAttribute, name, "is required on a Strata event")
 		}
@@ -319,7 +339,7 @@ func ValidateStrata(e *Event, limits Limits) error {
 // CheckStream checks that e's Strata extensions, where present, name stream (aggType, aggID).
 // An append fills in missing ones with Stamp; a present one that disagrees is an error.
 func CheckStream(e *Event, aggType, aggID string) error {
-	ext := e.Extensions()
+	ext := extensions(e)
 	if _, ok := ext[ExtAggregateType]; ok && AggregateType(e) != aggType {
 		return invalid(CodeStreamMismatch, ExtAggregateType, "is %q but the stream's type is %q", AggregateType(e), aggType)
 	}

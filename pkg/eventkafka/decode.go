@@ -42,7 +42,7 @@ func (c Codec) Decode(r *kgo.Record) (event.Event, error) {
 	if err != nil {
 		return event.Event{}, err
 	}
-	if _, ok := e.Extensions()[event.ExtPartitionKey]; !ok && len(r.Key) > 0 && utf8.Valid(r.Key) {
+	if !event.HasExtension(&e, event.ExtPartitionKey) && len(r.Key) > 0 && utf8.Valid(r.Key) {
 		e.SetExtension(event.ExtPartitionKey, string(r.Key))
 	}
 	if err := event.Validate(&e, c.Limits); err != nil {
