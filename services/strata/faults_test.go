@@ -47,10 +47,19 @@ const (
 // TestCommand_Faults runs one cycle of each fault on a one-broker Kafka.
 func TestCommand_Faults(t *testing.T) { runFaults(t, 5, 1) }
 
-// TestHeavy_CommandFaults runs 20 fault cycles on a one-broker Kafka (STRATA_HEAVY=1).
+// TestHeavy_CommandFaults runs fault cycles on a one-broker Kafka (STRATA_HEAVY=1): 10, or
+// STRATA_FAULT_CYCLES (the 20-cycle runs used STRATA_FAULT_CYCLES=20).
 func TestHeavy_CommandFaults(t *testing.T) {
 	heavyOnly(t)
-	runFaults(t, 20, 1)
+	cycles := 10
+	if v := os.Getenv("STRATA_FAULT_CYCLES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("STRATA_FAULT_CYCLES=%q: want a positive number", v)
+		}
+		cycles = n
+	}
+	runFaults(t, cycles, 1)
 }
 
 // TestHeavy_CommandFaults3Brokers runs 10 fault cycles on a three-broker Kafka
