@@ -36,7 +36,7 @@ func (l Limits) withDefaults() Limits {
 
 // Size is the size Limits.MaxEventBytes bounds: len(data) plus, for every attribute that is
 // set, the length of its name and of its canonical string value.
-func Size(e *Event) int { return sizeOf(e, attributes(e, e.Extensions())) }
+func Size(e *Event) int { return sizeOf(e, attributes(e, extensions(e))) }
 
 func sizeOf(e *Event, attrs map[string]string) int {
 	n := len(e.Data())
@@ -66,7 +66,7 @@ func newAttrView(e *Event) *attrView {
 	return v
 }
 
-// attributes returns every set attribute as its canonical string; ext is e.Extensions().
+// attributes returns every set attribute as its canonical string; ext is e's extensions.
 func attributes(e *Event, ext map[string]any) map[string]string {
 	m := map[string]string{
 		"specversion": e.SpecVersion(),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -358,8 +359,8 @@ func (w *faultRun) attempt(rng *rand.Rand, op *history.Op) {
 	req.Header.Set("Strata-Expected-Version", op.Expected.String())
 	resp, err := faultHTTP.Do(req)
 	if err != nil {
-		var op2 *net.OpError
-		if ok := asOpError(err, &op2); ok && op2.Op == "dial" {
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Op == "dial" {
 			op.Out = history.OutUnavailable // never sent
 			return
 		}
@@ -388,21 +389,6 @@ func (w *faultRun) attempt(rng *rand.Rand, op *history.Op) {
 		w.rig.t.Errorf("append %s: unexpected answer %d %s", op.Stream, resp.StatusCode, pb.Code)
 		op.Out = history.OutUnknown
 	}
-}
-
-func asOpError(err error, target **net.OpError) bool {
-	for err != nil {
-		if oe, ok := err.(*net.OpError); ok {
-			*target = oe
-			return true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		err = u.Unwrap()
-	}
-	return false
 }
 
 // appendOp makes one logical append: an attempt, and while its outcome is unknown, retries

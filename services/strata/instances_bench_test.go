@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,8 +127,8 @@ func benchPost(addr, id, evID string) int {
 // benchAppends runs b.N appends of one event by clients goroutines, each to a random
 // instance and one of 1,000 streams, and reports appends/s and latency percentiles.
 func benchAppends(b *testing.B, addrs []string, clients int) {
-	var next, failed int64
-	var mu sync.Mutex
+	var next, failed atomic.Int64
+	var mu sync.Mutex // guards lat
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	start := time.Now()
@@ -137,10 +138,7 @@ func benchAppends(b *testing.B, addrs []string, clients int) {
 			rng := rand.New(rand.NewPCG(uint64(c), 7))
 			var mine []time.Duration
 			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
+				i := next.Add(1) - 1
 				if i >= int64(b.N) {
 					break
 				}
@@ -148,9 +146,7 @@ func benchAppends(b *testing.B, addrs []string, clients int) {
 				code := benchPost(addrs[rng.IntN(len(addrs))], fmt.Sprintf("s-%d", rng.IntN(1000)), fmt.Sprintf("c%d-%d-%d", c, i, start.UnixNano()))
 				mine = append(mine, time.Since(t0))
 				if code != http.StatusCreated {
-					mu.Lock()
-					failed++
-					mu.Unlock()
+					failed.Add(1)
 				}
 			}
 			mu.Lock()
@@ -161,8 +157,8 @@ func benchAppends(b *testing.B, addrs []string, clients int) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	if failed > 0 {
-		b.Errorf("%d of %d appends failed", failed, b.N)
+	if n := failed.Load(); n > 0 {
+		b.Errorf("%d of %d appends failed", n, b.N)
 	}
 	slices.Sort(lat)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "appends/s")
