@@ -176,23 +176,12 @@ func (a *Appender) Owns(p int) bool {
 	return a.parts[p] != nil
 }
 
-// Owned lists the partitions this process writes and whether each is open (caught up).
-func (a *Appender) Owned() map[int]bool {
+// Ready reports whether every partition this process owns is open (caught up).
+func (a *Appender) Ready() bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := map[int]bool{}
-	for p, w := range a.parts {
-		if w != nil {
-			out[p] = w.isOpen()
-		}
-	}
-	return out
-}
-
-// Ready reports whether every partition this process owns is open.
-func (a *Appender) Ready() bool {
-	for _, open := range a.Owned() {
-		if !open {
+	for _, w := range a.parts {
+		if w != nil && !w.isOpen() {
 			return false
 		}
 	}
