@@ -21,7 +21,9 @@ type Limits struct {
 // DefaultLimits are the limits used when a field of Limits is zero.
 var DefaultLimits = Limits{MaxEventBytes: 900 << 10, MaxDataBytes: 512 << 10, MaxAttributeBytes: 4 << 10}
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with every zero (or negative) field set to its default: the
+// limits Validate applies.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxEventBytes <= 0 {
 		l.MaxEventBytes = DefaultLimits.MaxEventBytes
 	}
@@ -106,7 +108,7 @@ func attributes(e *Event, ext map[string]any) map[string]string {
 // lose it), a time that cannot be written back as RFC 3339, and an extension named like a
 // context attribute or "data".
 func Validate(e *Event, limits Limits) error {
-	limits = limits.withDefaults()
+	limits = limits.WithDefaults()
 	if err := checkSpecVersion(e); err != nil {
 		return err
 	}

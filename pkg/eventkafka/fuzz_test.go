@@ -89,7 +89,7 @@ func TestFuzzDecode_Seeds(t *testing.T) {
 }
 
 // readSeed parses a "go test fuzz v1" file of three []byte values.
-func readSeed(t *testing.T, file string) [][]byte {
+func readSeed(t testing.TB, file string) [][]byte {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {

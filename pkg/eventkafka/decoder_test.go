@@ -1,0 +1,177 @@
+package eventkafka_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strata-platform/strata/pkg/event"
+	"github.com/strata-platform/strata/pkg/eventkafka"
+)
+
+// strataRecord is a record as the append path writes it: binary mode, Strata's extensions,
+// a JSON merge patch as data.
+func strataRecord(t testing.TB, i int, withTime bool) *kgo.Record {
+	t.Helper()
+	e := event.New()
+	e.SetID("e-" + strconv.Itoa(i))
+	e.SetSource("/bench")
+	e.SetType("com.example.order.updated")
+	if withTime {
+		e.SetTime(time.Date(2026, 11, 26, 14, 0, 0, 123456789, time.UTC))
+		e.SetSubject("orders")
+	}
+	if err := e.SetData("application/json", map[string]any{"n": i}); err != nil {
+		t.Fatal(err)
+	}
+	event.Stamp(&e, "order", "o-"+strconv.Itoa(i%7), int64(i+1))
+	r, err := eventkafka.Encode(&e, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// requireAgree checks that a Decoder and Decode give the same answer for r: equal events
+// (reflect.DeepEqual, down to sdk-go's context struct) or equal errors.
+func requireAgree(t *testing.T, d *eventkafka.Decoder, r *kgo.Record) {
+	t.Helper()
+	want, wantErr := eventkafka.Decode(r)
+	got, gotErr := d.Decode(r)
+	if !reflect.DeepEqual(gotErr, wantErr) {
+		t.Fatalf("Decoder error %v, Decode error %v", gotErr, wantErr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Decoder event differs from Decode's:\n%#v\n%#v\n%s", got.Context, want.Context, snap(&want).diff(snap(&got)))
+	}
+}
+
+func TestDecoder_FastPath(t *testing.T) {
+	var d eventkafka.Decoder
+	for i := range 20 {
+		r := strataRecord(t, i, i%2 == 0)
+		if !eventkafka.DecodedFast(&d, r) {
+			t.Fatalf("record %d: a record Encode wrote did not take the fast path", i)
+		}
+		requireAgree(t, &d, r)
+	}
+	// The key stands in for a missing ce_partitionkey.
+	r := strataRecord(t, 1, false)
+	var hs []kgo.RecordHeader
+	for _, h := range r.Headers {
+		if h.Key != "ce_partitionkey" {
+			hs = append(hs, h)
+		}
+	}
+	r.Headers = hs
+	if !eventkafka.DecodedFast(&d, r) {
+		t.Fatal("a record whose partition key is its key did not take the fast path")
+	}
+	requireAgree(t, &d, r)
+}
+
+// TestDecoder_SlowPathAgrees: records off the fast path get Decode's answers.
+func TestDecoder_SlowPathAgrees(t *testing.T) {
+	edits := map[string]func(r *kgo.Record){
+		"upper-case name":   func(r *kgo.Record) { r.Headers[1].Key = "CE_ID" },
+		"duplicate":         func(r *kgo.Record) { r.Headers = append(r.Headers, r.Headers[1]) },
+		"no specversion":    func(r *kgo.Record) { r.Headers = r.Headers[1:] },
+		"specversion 0.3":   func(r *kgo.Record) { r.Headers[0].Value = []byte("0.3") },
+		"blank id":          func(r *kgo.Record) { r.Headers[1].Value = []byte(" ") },
+		"id edge space":     func(r *kgo.Record) { r.Headers[1].Value = []byte("x ") },
+		"unstable source":   func(r *kgo.Record) { r.Headers[2].Value = []byte("A:/%2F ") },
+		"non-ASCII id":      func(r *kgo.Record) { r.Headers[1].Value = []byte("é") },
+		"control character": func(r *kgo.Record) { r.Headers[1].Value = []byte("a\tb") },
+		"structured":        func(r *kgo.Record) { r.Headers[len(r.Headers)-1].Value = []byte("application/cloudevents+json") },
+		"bad media type":    func(r *kgo.Record) { r.Headers[len(r.Headers)-1].Value = []byte("application/") },
+		"long extension": func(r *kgo.Record) {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: "ce_abcdefghijklmnopqrstu", Value: []byte("x")})
+		},
+		"ce_data": func(r *kgo.Record) {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: "ce_data", Value: []byte("x")})
+		},
+		"dataschema": func(r *kgo.Record) {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: "ce_dataschema", Value: []byte("https://x/s")})
+		},
+		"bad time": func(r *kgo.Record) {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: "ce_time", Value: []byte("yesterday")})
+		},
+		"other header": func(r *kgo.Record) {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: "traceparent", Value: []byte{0xff}})
+		},
+		"big data":           func(r *kgo.Record) { r.Value = make([]byte, event.DefaultLimits.MaxDataBytes+1) },
+		"big attribute":      func(r *kgo.Record) { r.Headers[1].Value = []byte(string(make([]byte, 0)) + repeat('a', 5000)) },
+		"aggregateversion x": func(r *kgo.Record) { setHeader(r, "ce_aggregateversion", "x") },
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			var d eventkafka.Decoder
+			r := strataRecord(t, 3, true)
+			edit(r)
+			requireAgree(t, &d, r)
+		})
+	}
+}
+
+func repeat(c byte, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = c
+	}
+	return string(b)
+}
+
+func setHeader(r *kgo.Record, key, value string) {
+	for i := range r.Headers {
+		if r.Headers[i].Key == key {
+			r.Headers[i].Value = []byte(value)
+		}
+	}
+}
+
+// FuzzDecoder checks that a Decoder answers exactly as Decode on arbitrary records, with
+// FuzzDecode's seeds.
+func FuzzDecoder(f *testing.F) {
+	f.Add([]byte("o-1"), []byte(`{"a":1}`), []byte("ce_specversion:1.0\nce_id:1\nce_source:/s\nce_type:t\ncontent-type:application/json"))
+	f.Add([]byte(""), []byte(`{"a":1}`), []byte("ce_specversion:1.0\nce_id:1\nce_source:/s\nce_type:t\nce_time:2026-01-02T03:04:05.1+02:00\nce_subject:x\nce_aggregateversion:7\ncontent-type:application/json"))
+	files, _ := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzDecode", "*"))
+	for _, file := range files {
+		if _, err := os.Stat(file); err == nil {
+			args := readSeed(f, file)
+			f.Add(args[0], args[1], args[2])
+		}
+	}
+	var d eventkafka.Decoder // shared, as a Runner shares one: its caches must not leak
+	f.Fuzz(func(t *testing.T, key, value, headers []byte) {
+		requireAgree(t, &d, &kgo.Record{Key: key, Value: value, Headers: fuzzHeaders(headers)})
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	recs := make([]*kgo.Record, 100)
+	for i := range recs {
+		recs[i] = strataRecord(b, i, false)
+	}
+	b.Run("Decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := eventkafka.Decode(recs[i%len(recs)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Decoder", func(b *testing.B) {
+		b.ReportAllocs()
+		var d eventkafka.Decoder
+		for i := 0; b.Loop(); i++ {
+			if _, err := d.Decode(recs[i%len(recs)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
