@@ -42,17 +42,30 @@ func StatsKey(aggType string, partition int32) string {
 // Stats returns the built-in stats projection: event counts per aggregate type and
 // partition (only the owner of a partition writes its key, so counts never race).
 func Stats(types []string, version int) Projection {
-	return Projection{Name: "stats", Version: version, Types: types,
-		Handler: HandlerFunc(func(_ context.Context, tx *Tx, env *Envelope) error {
-			key := StatsKey(env.Stream.Type, env.Position.Partition)
-			raw, _, err := tx.Get(key)
-			if err != nil {
-				return err
-			}
-			n, _ := strconv.ParseInt(string(raw), 10, 64)
-			tx.Put(key, []byte(strconv.FormatInt(n+1, 10)))
-			return nil
-		})}
+	return Projection{Name: "stats", Version: version, Types: types, Handler: statsHandler{}}
+}
+
+type statsHandler struct{}
+
+func (statsHandler) Apply(_ context.Context, tx *Tx, env *Envelope) error {
+	key := StatsKey(env.Stream.Type, env.Position.Partition)
+	raw, _, err := tx.Get(key)
+	if err != nil {
+		return err
+	}
+	n, _ := strconv.ParseInt(string(raw), 10, 64)
+	tx.Put(key, strconv.AppendInt(nil, n+1, 10))
+	return nil
+}
+
+// Prefetch names the count of the event's type and partition (once per batch: the runtime
+// reads each key once).
+func (statsHandler) Prefetch(env *Envelope, keys []string) []string {
+	k := StatsKey(env.Stream.Type, env.Position.Partition)
+	if n := len(keys); n > 0 && keys[n-1] == k {
+		return keys
+	}
+	return append(keys, k)
 }
 
 // Snapshot is an aggregate's state at a version, as the snapshot projection stores it.
@@ -130,15 +143,36 @@ func (sp *snapshotter) ensureTopic(ctx context.Context, topic, eventTopic string
 	return nil
 }
 
-func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
-	red, ok := sp.reducers[env.Stream.Type]
+// reducer returns the reducer of an aggregate type.
+func (sp *snapshotter) reducer(aggType string) (Reducer, bool) {
+	red, ok := sp.reducers[aggType]
 	if !ok {
 		red, ok = sp.reducers["*"] // the reducer of every type that has none of its own
 	}
+	return red, ok
+}
+
+func stateKey(s stream.ID) string { return "state:" + s.Type + ":" + s.ID }
+
+// Prefetch names the aggregate's state and, when snapshots are also due by time, its
+// newest snapshot.
+func (sp *snapshotter) Prefetch(env *Envelope, keys []string) []string {
+	if _, ok := sp.reducer(env.Stream.Type); !ok {
+		return keys
+	}
+	keys = append(keys, stateKey(env.Stream))
+	if sp.policy.Interval > 0 {
+		keys = append(keys, SnapshotKey(env.Stream))
+	}
+	return keys
+}
+
+func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
+	red, ok := sp.reducer(env.Stream.Type)
 	if !ok {
 		return nil // no reducer: the type gets no snapshots
 	}
-	key := "state:" + env.Stream.Type + ":" + env.Stream.ID
+	key := stateKey(env.Stream)
 	var state json.RawMessage
 	applied, err := FoldInto(tx, key, env, func(s json.RawMessage, e *Envelope) (json.RawMessage, error) {
 		out, err := red(s, e)

@@ -22,11 +22,21 @@ func DocKey(s stream.ID) string { return "doc:" + s.Type + ":" + s.ID }
 // Fold returns a handler that keeps one JSON document per aggregate: fn folds each event
 // into the state. The document's version guards it: an event at or below it is a
 // redelivery and is skipped; one above version+1 is ErrVersionGap.
+// The handler is a Prefetcher: the runtime reads a batch's documents in one round trip.
 func Fold[T any](fn func(state T, env *Envelope) (T, error)) Handler {
-	return HandlerFunc(func(ctx context.Context, tx *Tx, env *Envelope) error {
-		_, err := FoldInto(tx, DocKey(env.Stream), env, fn)
-		return err
-	})
+	return foldHandler[T](fn)
+}
+
+type foldHandler[T any] func(state T, env *Envelope) (T, error)
+
+func (f foldHandler[T]) Apply(_ context.Context, tx *Tx, env *Envelope) error {
+	_, err := FoldInto(tx, DocKey(env.Stream), env, f)
+	return err
+}
+
+// Prefetch names the event's document.
+func (f foldHandler[T]) Prefetch(env *Envelope, keys []string) []string {
+	return append(keys, DocKey(env.Stream))
 }
 
 // FoldInto applies env to the document at key with fn and stages the result; it reports

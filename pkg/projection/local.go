@@ -90,6 +90,9 @@ func localBatch(ctx context.Context, log LocalLog, store Store, proj Projection,
 		return 0, err
 	}
 	tx := newTx(ctx, store, proj.Keyspace())
+	if err := tx.prefetch(proj.Handler, envs); err != nil {
+		return 0, fmt.Errorf("projection %s: prefetch: %w", proj.Keyspace(), err)
+	}
 	for _, env := range envs {
 		if err := proj.Handler.Apply(ctx, tx, env); err != nil {
 			return 0, fmt.Errorf("projection %s: apply %s v%d: %w", proj.Keyspace(), env.Stream, env.Version, err)

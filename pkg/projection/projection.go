@@ -3,7 +3,8 @@ package projection
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/strata-platform/strata/pkg/event"
@@ -25,6 +26,17 @@ type Envelope struct {
 // a crash the same events are applied again to the state as it was before the batch.
 type Handler interface {
 	Apply(ctx context.Context, tx *Tx, env *Envelope) error
+}
+
+// Prefetcher is implemented by a Handler that knows, from an event alone, which keys its
+// Apply will read. Before a batch is applied, the runtime collects every event's keys and,
+// when the store is a MultiReader, reads them all in one round trip, so that Tx.Get serves
+// them from memory instead of going to the store once per key. Prefetch appends env's keys
+// to keys and returns the result. Naming a key Apply then does not read costs nothing but
+// the read; a key it does not name is read by Tx.Get as before. Prefetching changes no
+// result: a batch's reads see the store as it was before the batch, plus the batch's writes.
+type Prefetcher interface {
+	Prefetch(env *Envelope, keys []string) []string
 }
 
 // HandlerFunc adapts a function to Handler.
@@ -75,7 +87,14 @@ type Tx struct {
 	ns    string
 	puts  map[string][]byte
 	dels  map[string]bool
-	after []func() // run after a successful commit
+	read  map[string]stored // what the store held before the batch, for keys read so far
+	after []func()          // run after a successful commit
+}
+
+// stored is a value read from the store (ok false: the key was absent).
+type stored struct {
+	v  []byte
+	ok bool
 }
 
 // Reader is the read side of a Store.
@@ -83,8 +102,15 @@ type Reader interface {
 	Get(ctx context.Context, keyspace, key string) ([]byte, bool, error)
 }
 
+// MultiReader is a Reader that reads many keys in one call (RedisStore: one MGET). The
+// runtime uses it to prefetch a batch's keys (Prefetcher).
+type MultiReader interface {
+	// GetMany returns the value of each key (nil where absent) and whether it was present.
+	GetMany(ctx context.Context, keyspace string, keys []string) ([][]byte, []bool, error)
+}
+
 func newTx(ctx context.Context, r Reader, ns string) *Tx {
-	return &Tx{ctx: ctx, store: r, ns: ns, puts: map[string][]byte{}, dels: map[string]bool{}}
+	return &Tx{ctx: ctx, store: r, ns: ns, puts: map[string][]byte{}, dels: map[string]bool{}, read: map[string]stored{}}
 }
 
 // Get returns the value of key in the projection's keyspace as of this batch.
@@ -95,7 +121,50 @@ func (tx *Tx) Get(key string) ([]byte, bool, error) {
 	if tx.dels[key] {
 		return nil, false, nil
 	}
-	return tx.store.Get(tx.ctx, tx.ns, key)
+	if r, ok := tx.read[key]; ok {
+		return r.v, r.ok, nil
+	}
+	v, ok, err := tx.store.Get(tx.ctx, tx.ns, key)
+	if err == nil {
+		tx.read[key] = stored{v, ok}
+	}
+	return v, ok, err
+}
+
+// prefetch reads the keys the handler names for envs in one call, when the handler is a
+// Prefetcher and the store a MultiReader; Get then serves them from memory.
+func (tx *Tx) prefetch(h Handler, envs []*Envelope) error {
+	p, ok := h.(Prefetcher)
+	if !ok {
+		return nil
+	}
+	mr, ok := tx.store.(MultiReader)
+	if !ok {
+		return nil
+	}
+	var keys []string
+	for _, env := range envs {
+		keys = p.Prefetch(env, keys)
+	}
+	seen := make(map[string]bool, len(keys))
+	uniq := keys[:0]
+	for _, k := range keys {
+		if _, done := tx.read[k]; !done && !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, k)
+		}
+	}
+	if len(uniq) == 0 {
+		return nil
+	}
+	vals, oks, err := mr.GetMany(tx.ctx, tx.ns, uniq)
+	if err != nil {
+		return err
+	}
+	for i, k := range uniq {
+		tx.read[k] = stored{vals[i], oks[i]}
+	}
+	return nil
 }
 
 // Put stages a write.
@@ -115,14 +184,15 @@ func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
 
 // Writes returns the staged writes, sorted by key (for deterministic commits).
 func (tx *Tx) writes() (puts []KV, dels []string) {
+	puts = make([]KV, 0, len(tx.puts))
 	for k, v := range tx.puts {
 		puts = append(puts, KV{k, v})
 	}
 	for k := range tx.dels {
 		dels = append(dels, k)
 	}
-	sort.Slice(puts, func(i, j int) bool { return puts[i].Key < puts[j].Key })
-	sort.Strings(dels)
+	slices.SortFunc(puts, func(a, b KV) int { return strings.Compare(a.Key, b.Key) })
+	slices.Sort(dels)
 	return puts, dels
 }
 

@@ -133,6 +133,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("projection %s: %w", r.proj.Keyspace(), err)
 	}
 	defer cl.Close()
+	dec := &eventkafka.Decoder{} // this goroutine's: a Decoder keeps caches
 	for {
 		fs := cl.PollRecords(ctx, r.cfg.MaxBatch)
 		if ctx.Err() != nil {
@@ -143,7 +144,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			cl.AllowRebalance()
 			return err
 		}
-		err := r.process(ctx, fs)
+		err := r.process(ctx, dec, fs)
 		if ctx.Err() != nil {
 			cl.AllowRebalance()
 			return nil // stopping: an interrupted batch was not committed and will be redone
@@ -226,20 +227,23 @@ func (r *Runner) forget(_ context.Context, _ *kgo.Client, lost map[string][]int3
 }
 
 // process applies and commits each partition's records of one poll.
-func (r *Runner) process(ctx context.Context, fs kgo.Fetches) error {
+func (r *Runner) process(ctx context.Context, dec *eventkafka.Decoder, fs kgo.Fetches) error {
 	var firstErr error
 	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
 		if len(ftp.Records) == 0 || firstErr != nil {
 			return
 		}
-		if err := r.batch(ctx, ftp.Topic, ftp.Partition, ftp.Records); err != nil {
+		if err := r.batch(ctx, dec, ftp.Topic, ftp.Partition, ftp.Records); err != nil {
 			firstErr = err
 		}
 	})
 	return firstErr
 }
 
-func (r *Runner) batch(ctx context.Context, topic string, partition int32, recs []*kgo.Record) error {
+// batch decodes a partition's records (refusing the batch at the first record that is not a
+// valid event), prefetches the keys the handler names, applies the events to one Tx and
+// commits it with the checkpoint.
+func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic string, partition int32, recs []*kgo.Record) error {
 	tp := topicPartition{topic, partition}
 	r.mu.Lock()
 	from, ok := r.next[tp]
@@ -248,15 +252,22 @@ func (r *Runner) batch(ctx context.Context, topic string, partition int32, recs 
 		return nil // revoked while polled
 	}
 	start := time.Now()
-	tx := newTx(ctx, r.store, r.proj.Keyspace())
+	envs := make([]*Envelope, 0, len(recs))
 	for _, rec := range recs {
 		if rec.Offset < from || rec.Attrs.IsControl() {
 			continue
 		}
-		env, err := envelope(rec)
+		env, err := envelope(dec, rec)
 		if err != nil {
 			return fmt.Errorf("projection %s: %w", r.proj.Keyspace(), err)
 		}
+		envs = append(envs, env)
+	}
+	tx := newTx(ctx, r.store, r.proj.Keyspace())
+	if err := tx.prefetch(r.proj.Handler, envs); err != nil {
+		return fmt.Errorf("projection %s: prefetch: %w", r.proj.Keyspace(), err)
+	}
+	for _, env := range envs {
 		if err := r.proj.Handler.Apply(ctx, tx, env); err != nil {
 			return fmt.Errorf("projection %s: apply %s v%d: %w", r.proj.Keyspace(), env.Stream, env.Version, err)
 		}
@@ -282,9 +293,10 @@ func (r *Runner) batch(ctx context.Context, topic string, partition int32, recs 
 	return nil
 }
 
-// envelope decodes a record into what handlers see.
-func envelope(rec *kgo.Record) (*Envelope, error) {
-	e, err := eventkafka.Decode(rec)
+// envelope decodes a record into what handlers see. dec answers exactly as
+// eventkafka.Decode, faster for Strata's own records.
+func envelope(dec *eventkafka.Decoder, rec *kgo.Record) (*Envelope, error) {
+	e, err := dec.Decode(rec)
 	if err != nil {
 		return nil, fmt.Errorf("record %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 	}

@@ -150,6 +150,7 @@ func (e *env) readLog(t *testing.T, aggType string) map[stream.ID][]*Envelope {
 	defer cl.Close()
 	out := map[stream.ID][]*Envelope{}
 	seen := map[int32]int64{}
+	var dec eventkafka.Decoder
 	for done := false; !done; {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -160,7 +161,7 @@ func (e *env) readLog(t *testing.T, aggType string) map[stream.ID][]*Envelope {
 			if r.Attrs.IsControl() {
 				continue
 			}
-			env, err := envelope(r)
+			env, err := envelope(&dec, r)
 			if err != nil {
 				t.Fatal(err)
 			}

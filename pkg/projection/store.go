@@ -36,7 +36,10 @@ type RedisStore struct {
 	ns  string
 }
 
-var _ Store = (*RedisStore)(nil)
+var (
+	_ Store       = (*RedisStore)(nil)
+	_ MultiReader = (*RedisStore)(nil)
+)
 
 // NewRedisStore returns a store over rdb with key namespace ns.
 func NewRedisStore(rdb *redis.Client, ns string) *RedisStore { return &RedisStore{rdb: rdb, ns: ns} }
@@ -51,6 +54,32 @@ func (s *RedisStore) Get(ctx context.Context, keyspace, key string) ([]byte, boo
 		return nil, false, nil
 	}
 	return v, err == nil, err
+}
+
+// GetMany reads many keys in one MGET.
+func (s *RedisStore) GetMany(ctx context.Context, keyspace string, keys []string) ([][]byte, []bool, error) {
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = s.key(keyspace, k)
+	}
+	res, err := s.rdb.MGet(ctx, full...).Result()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(res) != len(keys) {
+		return nil, nil, fmt.Errorf("mget: %d values for %d keys", len(res), len(keys))
+	}
+	vals, oks := make([][]byte, len(keys)), make([]bool, len(keys))
+	for i, r := range res {
+		switch v := r.(type) {
+		case nil:
+		case string:
+			vals[i], oks[i] = []byte(v), true
+		default:
+			return nil, nil, fmt.Errorf("mget %s: unexpected %T", full[i], r)
+		}
+	}
+	return vals, oks, nil
 }
 
 // Checkpoint reads a partition's checkpoint.
@@ -74,13 +103,19 @@ var commitScript = redis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if cur ~= tonumber(ARGV[2]) then return 0 end
 local n = tonumber(ARGV[4])
-for i = 0, n - 1 do redis.call('SET', ARGV[5 + 2 * i], ARGV[6 + 2 * i]) end
+local last = 4 + 2 * n
+local i = 5
+while i <= last do
+  local j = math.min(i + 999, last) -- 500 pairs per MSET, well inside unpack's limit
+  redis.call('MSET', unpack(ARGV, i, j))
+  i = j + 1
+end
 for i = 5 + 2 * n, #ARGV do redis.call('DEL', ARGV[i]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1`)
 
 // Commit applies a batch in one Lua call: Redis runs it atomically, so the writes and the
-// checkpoint move together or not at all.
+// checkpoint move together or not at all. The puts are written with MSET, 500 pairs a call.
 func (s *RedisStore) Commit(ctx context.Context, keyspace string, b Batch) error {
 	args := make([]any, 0, 4+2*len(b.Puts)+len(b.Dels))
 	args = append(args, ckptField(b.Topic, b.Partition), b.From, b.To, len(b.Puts))

@@ -1,0 +1,29 @@
+// Package projection is the read side's runtime: it feeds committed events to projections
+// (Handler) and stores their read models with checkpoints (Store). Runner consumes Kafka as a
+// consumer group member over a RedisStore; RunLocal reads an in-process log (the embedded
+// engine). Index, Stats and Snapshots are the built-in projections; Fold and MergePatch help
+// write others.
+//
+// Guarantees:
+//   - Exactly once in effect (I5). Per partition, events are applied in offset order in
+//     batches; a batch's writes (one Tx) and the partition's checkpoint are committed in one
+//     atomic Store.Commit (Redis: one Lua call), which refuses the batch if the stored
+//     checkpoint is no longer where the batch started (ErrStaleCheckpoint). On assignment a
+//     Runner starts from its stored checkpoint, never from the group's offsets; rebalances
+//     wait while a batch is applied and committed. A crash, a handler error or a cancelled
+//     context between two commits leaves the previous commit, and the batch is redone.
+//   - Aborted events are never applied: the Runner reads read_committed, and checkpoints
+//     move past transaction markers, so a caught-up partition has lag 0 (Measure).
+//   - A record that is not a valid event stops the Runner with an error before anything of
+//     its batch is applied or committed (records are decoded with eventkafka.Decoder, which
+//     answers exactly as eventkafka.Decode).
+//   - Reads in a batch (Tx.Get) see the store as it was before the batch plus the batch's own
+//     writes. A Handler that is also a Prefetcher names the keys it will read; when the store
+//     is a MultiReader (RedisStore: MGET) the runtime reads them all in one round trip before
+//     the batch is applied. That changes the number of round trips, never a result. Fold,
+//     Stats and Snapshots are Prefetchers.
+//   - Fold and Snapshots guard each aggregate's document by version: a redelivered event has
+//     no second effect, and a gap is ErrVersionGap.
+//   - Serve switches readers to a new version (SwitchOver) only once it has caught up; the
+//     old keyspace is dropped Config.DropGrace later.
+package projection
