@@ -19,6 +19,7 @@ type Config struct {
 	MaxGroupEvents  int           // events in one group commit; default 4096
 	QueueDepth      int           // appends waiting per partition before Append blocks; default 4096
 	HeadCacheSize   int           // heads cached per partition; default 100,000 (then the cache is reset)
+	PipelineDepth   int           // rounds applied but not yet synced, per Pipelined partition; default 16
 	OpenTimeout     time.Duration // per partition; default 60s
 	Limits          event.Limits  // bounds of each event; zero fields take event.DefaultLimits
 	Logger          *zap.Logger   // default: no logging
@@ -27,7 +28,7 @@ type Config struct {
 
 // Validate reports nonsensical settings.
 func (c Config) Validate() error {
-	if c.MaxGroupAppends < 0 || c.MaxGroupEvents < 0 || c.QueueDepth < 0 || c.HeadCacheSize < 0 {
+	if c.MaxGroupAppends < 0 || c.MaxGroupEvents < 0 || c.QueueDepth < 0 || c.HeadCacheSize < 0 || c.PipelineDepth < 0 {
 		return errors.New("appender: limits must not be negative")
 	}
 	return nil
@@ -43,6 +44,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxGroupEvents, 4096)
 	def(&c.QueueDepth, 4096)
 	def(&c.HeadCacheSize, 100_000)
+	def(&c.PipelineDepth, 16)
 	if c.OpenTimeout == 0 {
 		c.OpenTimeout = 60 * time.Second
 	}

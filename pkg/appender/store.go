@@ -53,3 +53,18 @@ type StreamAppend struct {
 type Fenceable interface {
 	Confirm(ctx context.Context) error
 }
+
+// Pipelined is implemented by partitions whose commit splits in two (the embedded engine):
+// Apply writes the group after every group applied before it and returns the events'
+// positions at once; the group is durable when wait returns nil. Groups become durable in
+// the order they were applied. An Apply error means nothing of the group was written (as a
+// Commit error without ErrUncertain). A wait error means the group's outcome is unknown
+// and the partition is unusable: it happens only when the storage failed to sync.
+//
+// The pipeline uses Apply instead of Commit for a partition that is Pipelined and not
+// Fenceable: it checks and applies the next group while earlier ones wait for their sync,
+// and gives every answer of a group, committed or not, only after that group's wait (so no
+// answer depends on a write that is not durable).
+type Pipelined interface {
+	Apply(ctx context.Context, group []StreamAppend) (positions [][]stream.Position, wait func() error, err error)
+}

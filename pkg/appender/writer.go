@@ -78,6 +78,12 @@ type writer struct {
 	opened   atomic.Bool
 	closeErr error
 	closed   sync.Once
+
+	// Pipelining (a Pipelined partition that is not Fenceable): rounds are applied by run
+	// and their answers given by complete, in order, once each round is durable.
+	pipe     Pipelined
+	inflight chan *completion
+	broken   atomic.Bool // a sync failed: the partition answers nothing more
 }
 
 // stopGrace is how long stop lets a round in progress finish before canceling it.
@@ -102,6 +108,15 @@ func (w *writer) run() {
 	if w.part == nil && !w.open() {
 		return
 	}
+	if p, ok := w.part.(Pipelined); ok {
+		if _, fenceable := w.part.(Fenceable); !fenceable {
+			w.pipe = p
+			w.inflight = make(chan *completion, w.cfg.PipelineDepth)
+			completed := make(chan struct{})
+			go w.complete(completed)
+			defer func() { close(w.inflight); <-completed }() // every answer given before exited
+		}
+	}
 	for !w.fence {
 		var first *op
 		select {
@@ -109,7 +124,11 @@ func (w *writer) run() {
 		case <-w.stopCh:
 			return
 		}
-		w.round(w.ctx, w.collect(first))
+		if w.pipe != nil {
+			w.pipeRound(w.ctx, w.collect(first))
+		} else {
+			w.round(w.ctx, w.collect(first))
+		}
 	}
 	w.log.Warn("partition lost to a newer owner; stopped writing it")
 }
@@ -232,7 +251,7 @@ func (w *writer) confirm(ctx context.Context) error {
 
 // round runs one group commit over ops.
 func (w *writer) round(ctx context.Context, ops []*op) {
-	g := &group{running: map[stream.ID]stream.Head{}, slots: map[stream.ID]int{}}
+	g := &group{running: map[stream.ID]*stream.Pending{}, slots: map[stream.ID]int{}}
 	for _, o := range ops {
 		w.admit(ctx, g, o)
 	}
@@ -279,7 +298,7 @@ func (w *writer) round(ctx context.Context, ops []*op) {
 // group is the state of one round.
 type group struct {
 	appends  []StreamAppend
-	running  map[stream.ID]stream.Head // committed head + accepted appends (positions unknown)
+	running  map[stream.ID]*stream.Pending // committed head + accepted appends (positions unknown)
 	slots    map[stream.ID]int
 	accepted []*op
 	now      []answer // decided without a commit; given once ownership is confirmed
@@ -327,15 +346,15 @@ func (w *writer) admit(ctx context.Context, g *group, o *op) {
 			o.finish(Result{}, err)
 			return
 		}
-		head = h
-		g.running[s] = h
+		head = &stream.Pending{Prior: h}
+		g.running[s] = head
 	}
 	if o.read {
 		if _, pending := g.slots[s]; pending {
 			g.dups = append(g.dups, o) // answer after the commit, with the new head
 			return
 		}
-		o.head = head
+		o.head = head.Prior
 		g.now = append(g.now, answer{o: o})
 		return
 	}
@@ -347,7 +366,7 @@ func (w *writer) admit(ctx context.Context, g *group, o *op) {
 		g.now = append(g.now, answer{o: o, res: res, err: err})
 		return
 	}
-	if err := stream.Check(s, o.req.Expected, head.Version); err != nil {
+	if err := stream.Check(s, o.req.Expected, head.Version()); err != nil {
 		if _, pending := g.slots[s]; pending {
 			// The running head includes appends not committed yet: if their commit fails,
 			// this conflict would name a version the stream never had. Decide after it.
@@ -360,33 +379,36 @@ func (w *writer) admit(ctx context.Context, g *group, o *op) {
 	w.accept(g, o, head)
 }
 
-// accept stamps o's events and adds them to the group.
-func (w *writer) accept(g *group, o *op, head stream.Head) {
+// accept stamps o's events and adds them to the group and to the stream's running head.
+func (w *writer) accept(g *group, o *op, head *stream.Pending) {
 	s := o.req.Stream
 	slot, ok := g.slots[s]
 	if !ok {
 		slot = len(g.appends)
 		g.slots[s] = slot
-		g.appends = append(g.appends, StreamAppend{Stream: s, Prior: head})
+		g.appends = append(g.appends, StreamAppend{Stream: s, Prior: head.Prior})
 	}
 	sa := &g.appends[slot]
 	o.slot, o.first = slot, len(sa.Events)
-	recents := make([]stream.Recent, len(o.req.Events))
-	for i, e := range o.req.Events {
-		v := head.Version + int64(i) + 1
+	for _, e := range o.req.Events {
+		v := head.Version() + 1
 		event.Stamp(e, s.Type, s.ID, v)
-		recents[i] = stream.Recent{Source: e.Source(), EventID: e.ID(), Version: v}
+		head.Added = append(head.Added, stream.Recent{Source: e.Source(), EventID: e.ID(), Version: v})
 	}
 	sa.Events = append(sa.Events, o.req.Events...)
-	g.running[s] = head.Advance(recents)
 	g.accepted = append(g.accepted, o)
 	g.events += len(o.req.Events)
+}
+
+// finder looks up a stream's recent events: a stream.Head, or a stream.Pending.
+type finder interface {
+	Find(source, id string) (stream.Recent, bool)
 }
 
 // retryOutcome recognises a retry: found is true when the first event's (source, id) is
 // among head's recent events. A committed retry has Positions; one that matches an append
 // accepted earlier in the same group has none yet (positions are zero).
-func retryOutcome(head stream.Head, events []*event.Event) (Result, bool, error) {
+func retryOutcome(head finder, events []*event.Event) (Result, bool, error) {
 	first, ok := head.Find(events[0].Source(), events[0].ID())
 	if !ok {
 		return Result{}, false, nil
@@ -409,6 +431,13 @@ func retryOutcome(head stream.Head, events []*event.Event) (Result, bool, error)
 
 // answerCommitted caches the new heads and answers every accepted append.
 func (w *writer) answerCommitted(g *group, positions [][]stream.Position) {
+	for _, a := range w.committed(g, positions) {
+		a.o.finish(a.res, nil)
+	}
+}
+
+// committed caches the new heads of a committed group and returns its appends' answers.
+func (w *writer) committed(g *group, positions [][]stream.Position) []answer {
 	for i, sa := range g.appends {
 		recents := make([]stream.Recent, len(sa.Events))
 		for j, e := range sa.Events {
@@ -417,12 +446,13 @@ func (w *writer) answerCommitted(g *group, positions [][]stream.Position) {
 		}
 		w.cache[sa.Stream] = sa.Prior.Advance(recents)
 	}
-	for _, o := range g.accepted {
+	answers := make([]answer, len(g.accepted))
+	for i, o := range g.accepted {
 		sa := g.appends[o.slot]
 		n := len(o.req.Events)
-		res := Result{Version: sa.Prior.Version + int64(o.first+n), Positions: positions[o.slot][o.first : o.first+n]}
-		o.finish(res, nil)
+		answers[i] = answer{o: o, res: Result{Version: sa.Prior.Version + int64(o.first+n), Positions: positions[o.slot][o.first : o.first+n]}}
 	}
+	return answers
 }
 
 // recover resolves an unknown outcome, then answers each accepted append from its head.
@@ -469,34 +499,43 @@ func (w *writer) recover(ctx context.Context, g *group) {
 // answerDuplicates answers the ops that waited for this round's commit. Unless the commit
 // succeeded (which proves ownership), ownership is confirmed first.
 func (w *writer) answerDuplicates(ctx context.Context, g *group, committed bool) {
-	if len(g.dups) == 0 {
-		return
+	for _, a := range w.duplicates(ctx, g, committed) {
+		a.o.finish(a.res, a.err)
 	}
+}
+
+// duplicates decides the ops that waited for this round's commit (see answerDuplicates).
+func (w *writer) duplicates(ctx context.Context, g *group, committed bool) []answer {
+	if len(g.dups) == 0 {
+		return nil
+	}
+	answers := make([]answer, 0, len(g.dups))
 	if !committed {
 		if err := w.confirm(ctx); err != nil {
 			for _, o := range g.dups {
-				o.finish(Result{}, err)
+				answers = append(answers, answer{o: o, err: err})
 			}
-			return
+			return answers
 		}
 	}
 	for _, o := range g.dups {
 		head, err := w.headOf(ctx, o.req.Stream)
 		if err != nil {
-			o.finish(Result{}, err)
+			answers = append(answers, answer{o: o, err: err})
 			continue
 		}
 		if o.read {
 			o.head = head
-			o.finish(Result{}, nil)
+			answers = append(answers, answer{o: o})
 			continue
 		}
 		res, found, err := retryOutcome(head, o.req.Events)
 		if !found && err == nil {
 			err = w.deferredOutcome(o, head)
 		}
-		o.finish(res, err)
+		answers = append(answers, answer{o: o, res: res, err: err})
 	}
+	return answers
 }
 
 // deferredOutcome answers an op that waited for this round's commit and is not a retry of
@@ -515,4 +554,88 @@ func (w *writer) deferredOutcome(o *op, head stream.Head) error {
 func backoff(attempt int) time.Duration {
 	d := 50 * time.Millisecond << min(attempt, 6)
 	return min(d, 2*time.Second)
+}
+
+// completion is a pipelined round waiting for its sync: the answers to give once it is
+// durable (accepted: the appends it wrote; others: decided against heads that include it
+// and the rounds before it).
+type completion struct {
+	wait     func() error // nil when the round wrote nothing
+	accepted []answer
+	others   []answer
+}
+
+// pipeRound is round for a Pipelined partition: it checks ops against the heads of every
+// round applied so far (synced or not), applies the group, caches the new heads at once,
+// and leaves every answer to complete, which gives them after this round's sync. An Apply
+// error wrote nothing, so the heads stay as they were. Nothing here needs Confirm: a
+// Pipelined partition is used this way only if it is not Fenceable.
+func (w *writer) pipeRound(ctx context.Context, ops []*op) {
+	if w.broken.Load() {
+		for _, o := range ops {
+			o.finish(Result{}, fmt.Errorf("%w: partition %d stopped after a failed sync", ErrUnavailable, w.p))
+		}
+		return
+	}
+	g := &group{running: map[stream.ID]*stream.Pending{}, slots: map[stream.ID]int{}}
+	for _, o := range ops {
+		w.admit(ctx, g, o)
+	}
+	c := &completion{others: g.now}
+	for _, a := range g.now {
+		var ce *stream.ConflictError
+		if errors.As(a.err, &ce) {
+			w.cfg.Metrics.incConflict()
+		}
+	}
+	committed := false
+	if len(g.appends) > 0 {
+		w.cfg.Metrics.observeGroup(len(g.accepted), g.events)
+		positions, wait, err := w.pipe.Apply(ctx, g.appends)
+		if err == nil {
+			committed, c.wait = true, wait
+			c.accepted = w.committed(g, positions)
+		} else {
+			w.cfg.Metrics.incAborted()
+			for _, o := range g.accepted {
+				c.others = append(c.others, answer{o: o, err: fmt.Errorf("%w: %w", ErrUnavailable, err)})
+			}
+		}
+	}
+	c.others = append(c.others, w.duplicates(ctx, g, committed)...)
+	w.inflight <- c
+}
+
+// complete gives the answers of pipelined rounds in order, each after its round's sync
+// (and so after every earlier round's). If a sync fails, the partition's heads can no
+// longer be trusted: the round's appends get ErrOutcomeUnknown, every answer that depended
+// on it ErrUnavailable, and the writer refuses everything after (broken).
+func (w *writer) complete(done chan<- struct{}) {
+	defer close(done)
+	var failed error
+	for c := range w.inflight {
+		if c.wait != nil && failed == nil {
+			if err := c.wait(); err != nil {
+				failed = err
+				w.broken.Store(true)
+				w.cfg.Metrics.incUncertain()
+				w.log.Error("sync failed: outcome unknown; the partition stops", zap.Error(err))
+			}
+		}
+		if failed != nil {
+			for _, a := range c.accepted {
+				a.o.finish(Result{}, fmt.Errorf("%w: %v", ErrOutcomeUnknown, failed))
+			}
+			for _, a := range c.others {
+				a.o.finish(Result{}, fmt.Errorf("%w: partition %d: an earlier sync failed: %v", ErrUnavailable, w.p, failed))
+			}
+			continue
+		}
+		for _, a := range c.accepted {
+			a.o.finish(a.res, nil)
+		}
+		for _, a := range c.others {
+			a.o.finish(a.res, a.err)
+		}
+	}
 }

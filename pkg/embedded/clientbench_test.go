@@ -100,21 +100,17 @@ func benchStrataAppends(b *testing.B, clients, n int) {
 	}
 	defer func() { _ = app.Close() }()
 	ctx := context.Background()
-	// The clients' events are built before the clock starts: the baseline builds none.
-	reqs := make([][]appender.Request, clients)
-	prepare := func(c, per int) {
-		reqs[c] = make([]appender.Request, per)
-		for i := range reqs[c] {
-			evs := make([]*event.Event, n)
-			for j := range evs {
-				evs[j] = benchEvent(fmt.Sprintf("c%d-%d-%d", c, i, j))
-			}
-			s := stream.ID{Type: "order", ID: fmt.Sprintf("c%d-s%d", c, i%8)}
-			reqs[c][i] = appender.Request{Stream: s, Expected: stream.Any, Events: evs}
+	// Each client builds its request's events in the clock, as a server decodes each
+	// request: building all of them beforehand kept b.N events live, which the GC then
+	// scanned on every cycle (a heap no server has; it cost Strata about a quarter of its
+	// throughput here). Building costs about 1 µs per event; the baseline builds none.
+	runClients(b, clients, n, nil, func(c, i int) error {
+		evs := make([]*event.Event, n)
+		for j := range evs {
+			evs[j] = benchEvent(fmt.Sprintf("c%d-%d-%d", c, i, j))
 		}
-	}
-	runClients(b, clients, n, prepare, func(c, i int) error {
-		_, err := app.Append(ctx, reqs[c][i])
+		s := stream.ID{Type: "order", ID: fmt.Sprintf("c%d-s%d", c, i%8)}
+		_, err := app.Append(ctx, appender.Request{Stream: s, Expected: stream.Any, Events: evs})
 		return err
 	})
 }
@@ -125,7 +121,9 @@ func benchEvent(id string) *event.Event {
 	ev.SetID(id)
 	ev.SetSource("/bench")
 	ev.SetType("com.example.order.updated")
-	_ = ev.SetData("application/json", map[string]any{"id": id, "total": 42.5, "note": "benchmark payload"})
+	// The bytes json.Marshal gives for {"id": id, "total": 42.5, "note": "benchmark payload"}:
+	// a server receives data as bytes.
+	_ = ev.SetData("application/json", fmt.Appendf(nil, `{"id":%q,"note":"benchmark payload","total":42.5}`, id))
 	return &ev
 }
 

@@ -51,7 +51,18 @@ type writer struct {
 	closed atomic.Bool
 
 	key, val []byte // scratch
+
+	// versions holds the versions this writer committed, by stream: the stored head of a
+	// stream in it needs no read (the writer is the partition's only writer while open).
+	// Updated only after a commit succeeded; cleared when it reaches maxKnownVersions.
+	versions map[stream.ID]int64
+	// applied holds the next offset of each topic after the groups this writer applied,
+	// synced or not; readers see Engine's partState.next, which advances after the sync.
+	applied map[string]int64
 }
+
+// maxKnownVersions bounds writer.versions.
+const maxKnownVersions = 1 << 16
 
 // Head returns the committed head of s.
 func (w *writer) Head(_ context.Context, s stream.ID) (stream.Head, error) {
@@ -78,69 +89,109 @@ func (w *writer) Close() error {
 	return nil
 }
 
-// Commit writes a group as one pebble batch, committed with pebble.Sync.
+// Commit writes a group as one pebble batch, committed with pebble.Sync: Apply, then its
+// wait.
 //
-// Invariants:
+// Invariants (of Apply and Commit):
 //   - Atomicity: the batch holds every event of the group, every stream's new head and the
 //     partition's new next offsets; pebble applies a batch whole or not at all, after a
 //     crash too (a batch is one WAL record).
-//   - Durability (I3): Commit returns only after the WAL is fsynced.
+//   - Durability (I3): Commit, and Apply's wait, return only after the WAL is fsynced.
+//     Batches reach the WAL in the order they are applied, so a group is durable only if
+//     every group applied before it is.
 //   - Heads match the log: a stream's stored head is its committed version, and each
 //     append's Prior.Version must equal it (the running version, for a stream's later
-//     appends in the group). Anything else is the caller's bug: the whole group is refused
+//     appends in the group). The stored version is read from pebble once per stream and
+//     then remembered from this writer's own commits (it is the partition's only writer
+//     while open). Anything else is the caller's bug: the whole group is refused
 //     (ErrHeadMismatch). The new head is Prior.Advance(recents); for a later append of the
 //     same stream it extends the engine's running head instead, whose recents carry the
 //     positions just given, which the caller cannot know before the commit.
-//   - Offsets are contiguous per topic-partition, from 0; they advance in memory only after
-//     the batch is committed, so readers never see an end offset beyond the visible log.
+//   - Offsets are contiguous per topic-partition, from 0. The writer continues from the
+//     offsets of the groups it applied; readers' end offsets advance only once a group is
+//     synced, so readers never see an offset that is not durable.
 //   - Disk space: a group that would leave less than Config.DiskReserve free is refused
 //     whole (ErrDiskFull) before pebble sees it (diskspace.go says why).
 //
 // Steps: (1) check each append against the contract and the stored or running head;
 // (2) give each event the next offset of its topic-partition and encode it as a Kafka
 // record; (3) add the heads Prior.Advance(recents) and the next offsets; (4) check the
-// free space; (5) commit with Sync; (6) publish the next offsets; (7) answer with the
-// positions, in the group's order.
+// free space; (5) apply with Sync, not waiting; then, in wait: (6) wait for the fsync;
+// (7) publish the next offsets to readers.
 func (w *writer) Commit(ctx context.Context, group []appender.StreamAppend) ([][]stream.Position, error) {
-	if w.closed.Load() {
-		return nil, appender.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var positions [][]stream.Position
-	err := w.e.use(func(db *pebble.DB) error {
-		b := db.NewBatch()
-		defer func() { _ = b.Close() }()
-		next, pos, err := w.build(db, b, group, time.Now())
-		if err != nil {
-			return err
-		}
-		if err := w.e.checkSpace(len(b.Repr())); err != nil {
-			return fmt.Errorf("embedded: commit partition %d: %w", w.p, err)
-		}
-		if err := b.Commit(pebble.Sync); err != nil {
-			return fmt.Errorf("embedded: commit partition %d: %w", w.p, err)
-		}
-		w.state.mu.Lock()
-		for topic, n := range next {
-			w.state.next[topic] = n
-		}
-		w.state.mu.Unlock()
-		positions = pos
-		return nil
-	})
+	positions, wait, err := w.Apply(ctx, group)
 	if err != nil {
 		return nil, err
 	}
+	if err := wait(); err != nil {
+		return nil, err
+	}
 	return positions, nil
+}
+
+// Apply writes a group (see Commit) and returns its positions without waiting for the
+// fsync: the returned wait does, and must be called exactly once, in the order the groups
+// were applied. An Apply error means nothing was written; a wait error (a failed WAL
+// sync, which pebble's logger treats as fatal, or an engine closed under it) wraps
+// appender.ErrUncertain. It implements appender.Pipelined.
+func (w *writer) Apply(ctx context.Context, group []appender.StreamAppend) ([][]stream.Position, func() error, error) {
+	if w.closed.Load() {
+		return nil, nil, appender.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	var (
+		positions [][]stream.Position
+		next      map[string]int64
+		batch     *pebble.Batch
+	)
+	err := w.e.use(func(db *pebble.DB) error {
+		b := db.NewBatch()
+		n, pos, err := w.build(db, b, group, time.Now())
+		if err == nil {
+			err = w.e.checkSpace(len(b.Repr()))
+		}
+		if err == nil {
+			err = db.ApplyNoSyncWait(b, pebble.Sync)
+		}
+		if err != nil {
+			_ = b.Close()
+			return fmt.Errorf("embedded: commit partition %d: %w", w.p, err)
+		}
+		if w.applied == nil {
+			w.applied = make(map[string]int64)
+		}
+		for topic, off := range n {
+			w.applied[topic] = off
+		}
+		w.remember(group)
+		positions, next, batch = pos, n, b
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	wait := func() error {
+		defer func() { _ = batch.Close() }()
+		if err := batch.SyncWait(); err != nil {
+			return fmt.Errorf("%w: embedded: sync partition %d: %v", appender.ErrUncertain, w.p, err)
+		}
+		w.state.mu.Lock()
+		for topic, n := range next {
+			w.state.next[topic] = max(w.state.next[topic], n)
+		}
+		w.state.mu.Unlock()
+		return nil
+	}
+	return positions, wait, nil
 }
 
 // build adds a group to b and returns the new next offsets and the events' positions.
 func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAppend, now time.Time) (
 	map[string]int64, [][]stream.Position, error) {
 	next := map[string]int64{}
-	heads := make(map[stream.ID]*runningHead, len(group))
+	heads := make(map[stream.ID]*stream.Pending, len(group))
 	order := make([]stream.ID, 0, len(group))
 	positions := make([][]stream.Position, len(group))
 	for i := range group {
@@ -148,17 +199,20 @@ func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAp
 		running, seen := heads[a.Stream]
 		var version int64
 		if seen {
-			version = running.version()
+			version = running.Version()
 		} else {
-			stored, err := readHead(db, a.Stream, headVersion)
-			if err != nil {
-				return nil, nil, err
+			stored, known := w.versions[a.Stream]
+			if !known {
+				var err error
+				if stored, err = readHead(db, a.Stream, headVersion); err != nil {
+					return nil, nil, err
+				}
 			}
 			version = stored
 			order = append(order, a.Stream)
 			// The new head is the first append's Prior advanced by every append of the
 			// stream in the group: later appends' Priors lack the positions just given.
-			running = &runningHead{prior: a.Prior}
+			running = &stream.Pending{Prior: a.Prior}
 			heads[a.Stream] = running
 		}
 		if err := w.checkAppend(a, version); err != nil {
@@ -172,12 +226,12 @@ func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAp
 		for j, r := range recents {
 			positions[i][j] = r.Position
 		}
-		running.added = append(running.added, recents...)
+		running.Added = append(running.Added, recents...)
 	}
 	for _, s := range order {
 		h := heads[s]
 		var err error
-		if w.val, err = appendAdvancedHead(w.val[:0], h.version(), h.prior.Recent, h.added, w.e.Topic(s.Type), int32(w.p)); err != nil {
+		if w.val, err = appendAdvancedHead(w.val[:0], h.Version(), h.Prior.Recent, h.Added, w.e.Topic(s.Type), int32(w.p)); err != nil {
 			return nil, nil, fmt.Errorf("head of %s: %w", s, err)
 		}
 		w.key = headKey(w.key[:0], s.Type, s.ID)
@@ -193,14 +247,15 @@ func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAp
 	return next, positions, nil
 }
 
-// runningHead is a stream's head during build: the committed head and the recents of the
-// group's appends to it so far (stream.Head.Advance, without copying the window per append).
-type runningHead struct {
-	prior stream.Head
-	added []stream.Recent
+// remember records the versions a committed group gave its streams.
+func (w *writer) remember(group []appender.StreamAppend) {
+	if w.versions == nil || len(w.versions) >= maxKnownVersions {
+		w.versions = make(map[stream.ID]int64)
+	}
+	for _, a := range group { // a stream's later appends come later: the last one wins
+		w.versions[a.Stream] = a.Prior.Version + int64(len(a.Events))
+	}
 }
-
-func (h *runningHead) version() int64 { return h.prior.Version + int64(len(h.added)) }
 
 // checkAppend checks one append against the Commit contract and the stream's head.
 func (w *writer) checkAppend(a *appender.StreamAppend, current int64) error {
@@ -228,6 +283,9 @@ func (w *writer) addEvents(b *pebble.Batch, a *appender.StreamAppend, next map[s
 	[]stream.Recent, error) {
 	topic := w.e.Topic(a.Stream.Type)
 	off, ok := next[topic]
+	if !ok {
+		off, ok = w.applied[topic]
+	}
 	if !ok {
 		w.state.mu.Lock()
 		off = w.state.next[topic]

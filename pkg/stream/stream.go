@@ -108,16 +108,65 @@ type Head struct {
 }
 
 // Advance returns the head after appending events with the given recents (in order).
+// It allocates the new window once; h is not modified.
 func (h Head) Advance(added []Recent) Head {
-	n := len(h.Recent) + len(added)
-	out := make([]Recent, 0, min(n, RecentWindow))
-	all := append(append([]Recent(nil), h.Recent...), added...)
-	if len(all) > RecentWindow {
-		all = all[len(all)-RecentWindow:]
-	}
-	out = append(out, all...)
-	return Head{Version: h.Version + int64(len(added)), Recent: out}
+	return Head{Version: h.Version + int64(len(added)), Recent: window(h.Recent, added)}
 }
+
+// window returns a new slice of the last RecentWindow entries of older followed by added.
+func window(older, added []Recent) []Recent {
+	if drop := len(older) + len(added) - RecentWindow; drop > 0 {
+		if drop >= len(older) {
+			added, older = added[drop-len(older):], nil
+		} else {
+			older = older[drop:]
+		}
+	}
+	if len(older)+len(added) == 0 {
+		return nil
+	}
+	out := make([]Recent, len(older)+len(added))
+	copy(out[copy(out, older):], added)
+	return out
+}
+
+// Pending is a head with appends accepted but not committed: the committed head and the
+// recents added since, oldest first. It answers what Prior.Advance(Added) would answer
+// without copying the window, so a writer can check many appends to a stream cheaply.
+type Pending struct {
+	Prior Head
+	Added []Recent
+}
+
+// Version is the stream's version once the added events commit.
+func (p Pending) Version() int64 { return p.Prior.Version + int64(len(p.Added)) }
+
+// Find returns the recent entry with the given (source, id) among the RecentWindow latest
+// events of Prior.Advance(Added).
+func (p Pending) Find(source, id string) (Recent, bool) {
+	added := p.Added
+	if len(added) > RecentWindow {
+		added = added[len(added)-RecentWindow:]
+	}
+	for _, r := range added {
+		if r.EventID == id && r.Source == source {
+			return r, true
+		}
+	}
+	older := p.Prior.Recent
+	if keep := RecentWindow - len(added); len(older) > keep {
+		older = older[len(older)-keep:]
+	}
+	for _, r := range older {
+		if r.EventID == id && r.Source == source {
+			return r, true
+		}
+	}
+	return Recent{}, false
+}
+
+// Head returns Prior.Advance(Added).
+func (p Pending) Head() Head { return p.Prior.Advance(p.Added) }
 
 // Find returns the recent entry with the given (source, id).
 func (h Head) Find(source, id string) (Recent, bool) {

@@ -77,3 +77,32 @@ func TestHead_Advance(t *testing.T) {
 		t.Fatal("newest event not found")
 	}
 }
+
+// TestPending_MatchesAdvance checks that Pending answers exactly what the advanced head
+// answers, for windows that are partly full, full, and overflowing with added events.
+func TestPending_MatchesAdvance(t *testing.T) {
+	rec := func(v int64) Recent { return Recent{Source: "s", EventID: fmt.Sprint(v), Version: v} }
+	for _, older := range []int{0, 1, 30, RecentWindow} {
+		for _, added := range []int{0, 1, 40, RecentWindow, RecentWindow + 7} {
+			var prior Head
+			for v := int64(1); v <= int64(older); v++ {
+				prior = prior.Advance([]Recent{rec(v)})
+			}
+			p := Pending{Prior: prior}
+			for v := int64(older) + 1; v <= int64(older+added); v++ {
+				p.Added = append(p.Added, rec(v))
+			}
+			want := prior.Advance(p.Added)
+			if p.Version() != want.Version || p.Head().Version != want.Version || len(p.Head().Recent) != len(want.Recent) {
+				t.Fatalf("older %d added %d: version %d / head %+v, want %d / %d recents", older, added, p.Version(), p.Head(), want.Version, len(want.Recent))
+			}
+			for v := int64(0); v <= int64(older+added)+1; v++ {
+				got, gok := p.Find("s", fmt.Sprint(v))
+				exp, eok := want.Find("s", fmt.Sprint(v))
+				if got != exp || gok != eok {
+					t.Fatalf("older %d added %d: Find(v%d) = %v %v, want %v %v", older, added, v, got, gok, exp, eok)
+				}
+			}
+		}
+	}
+}
