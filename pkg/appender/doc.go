@@ -11,6 +11,9 @@
 //     before it joins a group).
 //   - I3: an append is answered as committed only after the Store's Commit returned, which
 //     for each engine means durable (Kafka acks=all transaction committed; embedded: fsync).
+//     On a Pipelined partition (embedded) the writer applies the next group while earlier
+//     ones wait for their fsync, and every answer of a group, of any kind, is given only
+//     after that group (and so every group before it) is durable.
 //   - I4: an append whose first event's (source, id) is among the stream's last
 //     stream.RecentWindow events is a retry: it writes nothing and gets the original version
 //     and positions; if only some of its events match, it is refused (ErrPartialRetry).
