@@ -48,6 +48,7 @@ type Engine struct {
 	fsCloser io.Closer // stops pebble's disk-health checks, after db is closed
 	fs       vfs.FS    // pebble's file system; the disk-space check asks it (diskspace.go)
 	closed   bool
+	space    spaceCache // the last free-space reading (diskspace.go)
 
 	parts []*partState // one per partition, fixed after Open
 
