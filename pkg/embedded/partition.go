@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/types"
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/strata-platform/strata/pkg/appender"
@@ -315,19 +314,16 @@ func (w *writer) addEvents(b *pebble.Batch, a *appender.StreamAppend, next map[s
 }
 
 // checkStamp checks that ev is stamped as event version of stream s. It reads the
-// extensions once: sdk-go copies the map on every Extensions call.
+// extensions in place (sdk-go's Extensions copies the map on every call).
 func checkStamp(ev *event.Event, s stream.ID, version int64) error {
 	if ev == nil {
 		return fmt.Errorf("%w: %s version %d: nil event", ErrBadGroup, s, version)
 	}
-	ext := ev.Extensions()
-	t, _ := types.ToString(ext[event.ExtAggregateType])
-	id, _ := types.ToString(ext[event.ExtAggregateID])
-	key, _ := types.ToString(ext[event.ExtPartitionKey])
-	v, err := types.ToInteger(ext[event.ExtAggregateVersion])
-	if err != nil || int64(v) != version || t != s.Type || id != s.ID || key != s.ID {
-		return fmt.Errorf("%w: event %s is stamped %s/%s version %v, want %s version %d",
-			ErrBadGroup, ev.ID(), t, id, ext[event.ExtAggregateVersion], s, version)
+	t, id, key := event.AggregateType(ev), event.AggregateID(ev), event.PartitionKey(ev)
+	v, ok, err := event.AggregateVersion(ev)
+	if !ok || err != nil || v != version || t != s.Type || id != s.ID || key != s.ID {
+		return fmt.Errorf("%w: event %s is stamped %s/%s version %d (%v), want %s version %d",
+			ErrBadGroup, ev.ID(), t, id, v, err, s, version)
 	}
 	return nil
 }
