@@ -27,11 +27,29 @@ func IndexKey(s stream.ID, v int64) string {
 func Index(types []string, version int) Projection {
 	return Projection{Name: "index", Version: version, Types: types,
 		Handler: HandlerFunc(func(_ context.Context, tx *Tx, env *Envelope) error {
-			b, _ := json.Marshal(env.Position)
-			tx.Put(IndexKey(env.Stream, env.Version), b)
-			tx.Put("idxhead:"+env.Stream.Type+":"+env.Stream.ID, []byte(strconv.FormatInt(env.Version, 10)))
+			tx.Put(IndexKey(env.Stream, env.Version), positionJSON(env.Position))
+			tx.Put("idxhead:"+env.Stream.Type+":"+env.Stream.ID, strconv.AppendInt(nil, env.Version, 10))
 			return nil
 		})}
+}
+
+// positionJSON is json.Marshal(p), byte for byte, written without reflection when the
+// topic holds only the characters Kafka allows in topic names (which JSON does not escape).
+func positionJSON(p stream.Position) []byte {
+	for i := 0; i < len(p.Topic); i++ {
+		if c := p.Topic[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b, _ := json.Marshal(p)
+			return b
+		}
+	}
+	b := make([]byte, 0, len(p.Topic)+48)
+	b = append(b, `{"topic":"`...)
+	b = append(b, p.Topic...)
+	b = append(b, `","partition":`...)
+	b = strconv.AppendInt(b, int64(p.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, p.Offset, 10)
+	return append(b, '}')
 }
 
 // StatsKey is the key of the event count of one aggregate type's partition.

@@ -10,8 +10,16 @@
 //     atomic Store.Commit (Redis: one Lua call), which refuses the batch if the stored
 //     checkpoint is no longer where the batch started (ErrStaleCheckpoint). On assignment a
 //     Runner starts from its stored checkpoint, never from the group's offsets; rebalances
-//     wait while a batch is applied and committed. A crash, a handler error or a cancelled
-//     context between two commits leaves the previous commit, and the batch is redone.
+//     wait while a batch is applied, and a revocation waits for the commit in flight. A
+//     crash, a handler error or a cancelled context between two commits leaves the previous
+//     commit, and the batch is redone.
+//   - A Runner pipelines commits one deep: it applies batch n+1 while batch n's commit is in
+//     flight, reading batch n's writes before the store's, and sends batch n+1 only after
+//     batch n committed (if batch n's commit fails, batch n+1 is dropped unsent and Run
+//     returns the error, or resyncs on ErrStaleCheckpoint). Handlers see exactly what they
+//     would see with the batches committed one after the other; Apply and Flush are still
+//     called from Run's goroutine only. AfterCommit functions run, on that goroutine, once
+//     the commit is known to have succeeded (at the latest when Run returns).
 //   - Aborted events are never applied: the Runner reads read_committed, and checkpoints
 //     move past transaction markers, so a caught-up partition has lag 0 (Measure).
 //   - A record that is not a valid event stops the Runner with an error before anything of

@@ -89,6 +89,9 @@ type Tx struct {
 	dels  map[string]bool
 	read  map[string]stored // what the store held before the batch, for keys read so far
 	after []func()          // run after a successful commit
+	// under is the previous batch while its commit is in flight: its writes are read
+	// before the store's. The runner sends this batch only once that commit succeeded.
+	under *Tx
 }
 
 // stored is a value read from the store (ok false: the key was absent).
@@ -121,6 +124,14 @@ func (tx *Tx) Get(key string) ([]byte, bool, error) {
 	if tx.dels[key] {
 		return nil, false, nil
 	}
+	if u := tx.under; u != nil {
+		if v, ok := u.puts[key]; ok {
+			return v, true, nil
+		}
+		if u.dels[key] {
+			return nil, false, nil
+		}
+	}
 	if r, ok := tx.read[key]; ok {
 		return r.v, r.ok, nil
 	}
@@ -149,7 +160,7 @@ func (tx *Tx) prefetch(h Handler, envs []*Envelope) error {
 	seen := make(map[string]bool, len(keys))
 	uniq := keys[:0]
 	for _, k := range keys {
-		if _, done := tx.read[k]; !done && !seen[k] {
+		if _, done := tx.read[k]; !done && !seen[k] && !tx.under.stages(k) {
 			seen[k] = true
 			uniq = append(uniq, k)
 		}
@@ -165,6 +176,15 @@ func (tx *Tx) prefetch(h Handler, envs []*Envelope) error {
 		tx.read[k] = stored{vals[i], oks[i]}
 	}
 	return nil
+}
+
+// stages reports whether tx (nil: none) stages a write of key.
+func (tx *Tx) stages(key string) bool {
+	if tx == nil {
+		return false
+	}
+	_, put := tx.puts[key]
+	return put || tx.dels[key]
 }
 
 // Put stages a write.

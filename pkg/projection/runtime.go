@@ -74,17 +74,35 @@ func (c Config) Topic(aggType string) string { return c.TopicPrefix + "." + aggT
 // Tx, and commits the Tx's writes together with the partition's checkpoint (Store.Commit:
 // one atomic call that also checks the checkpoint has not moved). On assignment it starts
 // from its own stored checkpoint, not the group's committed offsets. Rebalances are blocked
-// while a batch is applied and committed, so a revoked partition's batch either commits
-// before the revocation or not at all; a worker that lost a partition without knowing it
-// (paused, partitioned) is refused by the checkpoint check. Together: every committed event
-// is applied exactly once in effect (I5), and aborted events are never delivered.
+// while a batch is applied, and a revocation waits for the commit in flight, so a revoked
+// partition's batch either commits before the revocation or not at all; a worker that lost
+// a partition without knowing it (paused, partitioned) is refused by the checkpoint check.
+// Together: every committed event is applied exactly once in effect (I5), and aborted events
+// are never delivered.
+//
+// Commits are pipelined one deep: while batch n's commit is in flight, the runner polls,
+// decodes and applies batch n+1, whose reads see batch n's writes first (Tx.under). Batch
+// n+1's commit is sent only after batch n's succeeded; if batch n's fails, batch n+1 is
+// dropped unsent, so the outcome is that of committing the batches one after the other.
 type Runner struct {
 	cfg   Config
 	proj  Projection
 	store Store
 
-	mu   sync.Mutex // guards next
-	next map[topicPartition]int64
+	mu       sync.Mutex // guards next and inflight
+	next     map[topicPartition]int64
+	inflight *commit // the commit in flight, if any (set and cleared by Run's goroutine)
+}
+
+// commit is one batch's Store.Commit, running in its own goroutine.
+type commit struct {
+	tp       topicPartition
+	from, to int64
+	tx       *Tx           // the batch; its writes are the next batch's Tx.under until done
+	done     chan struct{} // closed once err is set and, on success, next[tp] moved to to
+	err      error
+	resolved context.Context // cancelled with done closing (for poll)
+	resolve  context.CancelFunc
 }
 
 type topicPartition struct {
@@ -133,9 +151,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("projection %s: %w", r.proj.Keyspace(), err)
 	}
 	defer cl.Close()
+	// Registered after Close, so it runs first: no commit outlives Run, and a successful
+	// one's AfterCommit functions run.
+	defer func() { _ = r.settle() }()
 	dec := &eventkafka.Decoder{} // this goroutine's: a Decoder keeps caches
 	for {
-		fs := cl.PollRecords(ctx, r.cfg.MaxBatch)
+		fs := r.poll(ctx, cl)
 		if ctx.Err() != nil {
 			cl.AllowRebalance()
 			return nil
@@ -151,6 +172,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		if errors.Is(err, ErrStaleCheckpoint) {
 			r.cfg.Logger.Warn("checkpoint moved under us; resyncing", zap.Error(err))
+			_ = r.settle() // nothing is in flight after an error; settle to be sure
 			err = r.resync(ctx, cl)
 		}
 		cl.AllowRebalance()
@@ -158,6 +180,22 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// poll polls for records. With a commit in flight it also returns (maybe with none) once
+// that commit resolves, so that an error is noticed even when no more records come.
+func (r *Runner) poll(ctx context.Context, cl *kgo.Client) kgo.Fetches {
+	r.mu.Lock()
+	c := r.inflight
+	r.mu.Unlock()
+	if c == nil {
+		return cl.PollRecords(ctx, r.cfg.MaxBatch)
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(c.resolved, cancel)
+	defer stop()
+	return cl.PollRecords(pctx, r.cfg.MaxBatch)
 }
 
 // eventTopicRe matches every event topic under prefix.
@@ -179,6 +217,7 @@ func (r *Runner) topicOpts() []kgo.Opt {
 
 // adjust replaces the group's offsets with the projection's own checkpoints.
 func (r *Runner) adjust(ctx context.Context, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	r.waitInflight()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for topic, parts := range assigned {
@@ -216,7 +255,9 @@ func (r *Runner) resync(ctx context.Context, cl *kgo.Client) error {
 	return nil
 }
 
+// forget drops revoked or lost partitions, once the commit in flight (if any) has resolved.
 func (r *Runner) forget(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	r.waitInflight()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for topic, parts := range lost {
@@ -226,8 +267,50 @@ func (r *Runner) forget(_ context.Context, _ *kgo.Client, lost map[string][]int3
 	}
 }
 
-// process applies and commits each partition's records of one poll.
+// waitInflight waits until the commit in flight, if any, has resolved. The rebalance
+// callbacks call it, so that a partition is never revoked or reassigned with a commit of
+// it in flight.
+func (r *Runner) waitInflight() {
+	r.mu.Lock()
+	c := r.inflight
+	r.mu.Unlock()
+	if c != nil {
+		<-c.done
+	}
+}
+
+// settle waits for the commit in flight, if any, clears it, runs its AfterCommit functions if
+// it succeeded, and returns its error.
+func (r *Runner) settle() error {
+	r.mu.Lock()
+	c := r.inflight
+	r.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	<-c.done
+	r.mu.Lock()
+	r.inflight = nil
+	r.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	for _, f := range c.tx.after {
+		f()
+	}
+	return nil
+}
+
+// process applies each partition's records of one poll and sends their commits.
 func (r *Runner) process(ctx context.Context, dec *eventkafka.Decoder, fs kgo.Fetches) error {
+	r.mu.Lock()
+	c := r.inflight
+	r.mu.Unlock()
+	if c != nil && c.resolved.Err() != nil {
+		if err := r.settle(); err != nil { // resolved while polling: report a failure now
+			return err
+		}
+	}
 	var firstErr error
 	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
 		if len(ftp.Records) == 0 || firstErr != nil {
@@ -237,19 +320,30 @@ func (r *Runner) process(ctx context.Context, dec *eventkafka.Decoder, fs kgo.Fe
 			firstErr = err
 		}
 	})
+	if firstErr != nil {
+		_ = r.settle() // stopping or resyncing: let the commit in flight resolve first
+	}
 	return firstErr
 }
 
 // batch decodes a partition's records (refusing the batch at the first record that is not a
-// valid event), prefetches the keys the handler names, applies the events to one Tx and
-// commits it with the checkpoint.
+// valid event), prefetches the keys the handler names, applies the events to one Tx, waits
+// for the previous batch's commit and sends this one's, with the checkpoint.
 func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic string, partition int32, recs []*kgo.Record) error {
 	tp := topicPartition{topic, partition}
 	r.mu.Lock()
 	from, ok := r.next[tp]
+	prev := r.inflight
 	r.mu.Unlock()
+	if prev != nil && prev.tp == tp {
+		from, ok = prev.to, true // where the commit in flight leaves the partition
+	}
 	if !ok {
 		return nil // revoked while polled
+	}
+	to := recs[len(recs)-1].Offset + 1
+	if to <= from {
+		return nil // records before the checkpoint (a seek raced the poll)
 	}
 	start := time.Now()
 	envs := make([]*Envelope, 0, len(recs))
@@ -264,6 +358,9 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 		envs = append(envs, env)
 	}
 	tx := newTx(ctx, r.store, r.proj.Keyspace())
+	if prev != nil {
+		tx.under = prev.tx
+	}
 	if err := tx.prefetch(r.proj.Handler, envs); err != nil {
 		return fmt.Errorf("projection %s: prefetch: %w", r.proj.Keyspace(), err)
 	}
@@ -277,20 +374,41 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 			return fmt.Errorf("projection %s: flush: %w", r.proj.Keyspace(), err)
 		}
 	}
-	to := recs[len(recs)-1].Offset + 1
-	puts, dels := tx.writes()
-	err := r.store.Commit(ctx, r.proj.Keyspace(), Batch{Topic: topic, Partition: partition, From: from, To: to, Puts: puts, Dels: dels})
-	if err != nil {
+	// This batch was built on the previous one's writes: it may be sent only once those
+	// are committed. If they are not, this batch is dropped unsent.
+	if err := r.settle(); err != nil {
 		return err
 	}
+	tx.under = nil
 	r.mu.Lock()
-	r.next[tp] = to
-	r.mu.Unlock()
-	for _, f := range tx.after {
-		f()
+	defer r.mu.Unlock()
+	if cur, ok := r.next[tp]; !ok || cur != from {
+		return nil // revoked, or moved by a resync, while this batch was applied
 	}
-	r.cfg.Metrics.observeBatch(r.proj.Keyspace(), len(recs), time.Since(start))
+	c := &commit{tp: tp, from: from, to: to, tx: tx, done: make(chan struct{})}
+	c.resolved, c.resolve = context.WithCancel(context.Background())
+	r.inflight = c
+	go r.send(ctx, c, len(recs), start)
 	return nil
+}
+
+// send runs one commit; on success it moves the partition's next offset, if the partition
+// is still this runner's at that offset.
+func (r *Runner) send(ctx context.Context, c *commit, n int, start time.Time) {
+	defer c.resolve()
+	defer close(c.done)
+	puts, dels := c.tx.writes()
+	c.err = r.store.Commit(ctx, r.proj.Keyspace(), Batch{Topic: c.tp.topic, Partition: c.tp.partition,
+		From: c.from, To: c.to, Puts: puts, Dels: dels})
+	if c.err != nil {
+		return
+	}
+	r.mu.Lock()
+	if cur, ok := r.next[c.tp]; ok && cur == c.from {
+		r.next[c.tp] = c.to
+	}
+	r.mu.Unlock()
+	r.cfg.Metrics.observeBatch(r.proj.Keyspace(), n, time.Since(start))
 }
 
 // envelope decodes a record into what handlers see. dec answers exactly as

@@ -2,6 +2,7 @@ package projection
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/strata-platform/strata/pkg/stream"
@@ -11,6 +12,7 @@ import (
 type countingStore struct {
 	m           map[string][]byte
 	gets, multi int
+	lastMany    []string
 }
 
 func (s *countingStore) Get(_ context.Context, _, key string) ([]byte, bool, error) {
@@ -21,6 +23,7 @@ func (s *countingStore) Get(_ context.Context, _, key string) ([]byte, bool, err
 
 func (s *countingStore) GetMany(_ context.Context, _ string, keys []string) ([][]byte, []bool, error) {
 	s.multi++
+	s.lastMany = keys
 	vals, oks := make([][]byte, len(keys)), make([]bool, len(keys))
 	for i, k := range keys {
 		vals[i], oks[i] = s.m[k]
@@ -75,3 +78,48 @@ func TestTx_Prefetch(t *testing.T) {
 		}
 	}
 }
+
+func TestPositionJSON(t *testing.T) {
+	for _, p := range []stream.Position{
+		{Topic: "strata.order.events", Partition: 2, Offset: 123456789},
+		{Topic: "A-b_c.9", Partition: 0, Offset: 0},
+		{Topic: "", Partition: -1, Offset: -5},
+		{Topic: `we<ird>"&\é`, Partition: 1, Offset: 1},
+	} {
+		want, _ := json.Marshal(p)
+		if got := positionJSON(p); string(got) != string(want) {
+			t.Errorf("positionJSON(%+v) = %s, json.Marshal gives %s", p, got, want)
+		}
+	}
+}
+
+// TestTx_Under: a batch applied while the previous one's commit is in flight reads that
+// batch's writes before the store, and does not prefetch the keys it wrote.
+func TestTx_Under(t *testing.T) {
+	st := &countingStore{m: map[string][]byte{"a": []byte("store-a"), "b": []byte("store-b"), "c": []byte("store-c")}}
+	prev := newTx(context.Background(), st, "ks")
+	prev.Put("a", []byte("prev-a"))
+	prev.Delete("b")
+	tx := newTx(context.Background(), st, "ks")
+	tx.under = prev
+	h := prefetchAll{"a", "b", "c"}
+	if err := tx.prefetch(h, []*Envelope{{}}); err != nil {
+		t.Fatal(err)
+	}
+	tx.Put("c", []byte("own-c"))
+	for key, want := range map[string]string{"a": "prev-a", "b": "", "c": "own-c"} {
+		v, ok, err := tx.Get(key)
+		if err != nil || string(v) != want || ok != (want != "") {
+			t.Errorf("Get(%s) = %q, %v, %v; want %q", key, v, ok, err, want)
+		}
+	}
+	if st.multi != 1 || st.gets != 0 || len(st.lastMany) != 1 || st.lastMany[0] != "c" {
+		t.Fatalf("%d GetMany (of %v), %d Get calls; want 1 (of [c]) and 0", st.multi, st.lastMany, st.gets)
+	}
+}
+
+// prefetchAll is a Prefetcher naming fixed keys.
+type prefetchAll []string
+
+func (p prefetchAll) Apply(context.Context, *Tx, *Envelope) error  { return nil }
+func (p prefetchAll) Prefetch(_ *Envelope, keys []string) []string { return append(keys, p...) }
