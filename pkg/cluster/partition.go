@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,33 +22,62 @@ var kerrTopicExists = kerr.TopicAlreadyExists
 // partition is the owner of partition p: one transactional producer, fenced by its
 // transactional id <cluster>-p<p>, and the Redis epoch claimed after the producer was
 // initialised (so a zombie is fenced in Kafka before it is fenced in Redis).
+//
+// The pipeline calls one method at a time. Besides it, only the goroutine of a failed heads
+// write touches the partition's state, to heal the heads (healAfter); mu serialises the
+// two. Lock order: pt.mu before Store.mu.
 type partition struct {
-	s     *Store
-	p     int
-	cl    *kgo.Client
-	gen   string
-	epoch int64
-	dirty bool // heads in Redis may lag the log: catch up before the next commit
-	log   *zap.Logger
+	s   *Store
+	p   int
+	log *zap.Logger
 
-	// headsDone receives the outcome of the heads write started after the last commit, or
-	// is nil when none is in flight. That write runs in its own goroutine while the
-	// pipeline answers the appends and gathers the next group; it has the partition to
-	// itself, because every method below waits for it first (settle).
-	headsDone chan struct{}
+	mu     sync.Mutex // guards the fields below; every method holds it for its whole run
+	cl     *kgo.Client
+	gen    string
+	epoch  int64
+	dirty  bool // heads in Redis may lag the log: catch up before the next commit
+	closed bool
+
+	// pending is the heads write started after the last commit, or nil when none is in
+	// flight. It runs in its own goroutine while the pipeline answers the appends, gathers
+	// the next group and commits that group's transaction: it reads nothing of the
+	// partition that changes and reports its error on the headsWrite. Commit waits for it
+	// (settle) after its own transaction and before it starts the next heads write, so
+	// heads writes happen in commit order; every other method waits for it first.
+	pending *headsWrite
+	writes  sync.WaitGroup // heads-write goroutines; Close waits for them
+
+	// written is, per topic, the end offset of the last transaction this process committed
+	// to partition p. A catch-up reads at least that far, waiting for the last stable
+	// offset to pass it: EndTxn returns before the transaction's markers are written, and
+	// a catch-up that stopped short would leave heads behind the log.
+	written map[string]int64
 }
 
-// settle waits for the heads write in flight, if any.
+// headsWrite is one heads write in flight; err is set before done is closed.
+type headsWrite struct {
+	done chan struct{}
+	err  error
+}
+
+// settle waits for the heads write in flight, if any. If it failed, the heads may lag the
+// log: they are marked dirty, and are caught up before the next Head or Commit, or by the
+// failed write's goroutine as soon as the pipeline leaves the partition alone.
 func (pt *partition) settle() {
-	if pt.headsDone != nil {
-		<-pt.headsDone
-		pt.headsDone = nil
+	if pt.pending == nil {
+		return
 	}
+	<-pt.pending.done
+	if err := pt.pending.err; err != nil {
+		pt.log.Warn("heads not written after commit; catching up from the log", zap.Error(err))
+		pt.dirty = true
+	}
+	pt.pending = nil
 }
 
 // OpenPartition takes ownership of p and catches its heads up with the log.
 func (s *Store) OpenPartition(ctx context.Context, p int) (appender.Partition, error) {
-	pt := &partition{s: s, p: p, log: s.cfg.Logger.With(zap.Int("partition", p))}
+	pt := &partition{s: s, p: p, log: s.cfg.Logger.With(zap.Int("partition", p)), written: map[string]int64{}}
 	if err := pt.open(ctx); err != nil {
 		pt.Close()
 		return nil, err
@@ -93,12 +123,16 @@ func (pt *partition) open(ctx context.Context) error {
 }
 
 func (pt *partition) Close() error {
+	pt.mu.Lock()
 	pt.settle()
+	pt.closed = true
 	pt.s.cfg.Metrics.setEpoch(pt.p, 0)
 	if pt.cl != nil {
 		pt.cl.Close()
 		pt.cl = nil
 	}
+	pt.mu.Unlock()
+	pt.writes.Wait()
 	return nil
 }
 
@@ -106,6 +140,8 @@ func (pt *partition) Close() error {
 // write of heads failed after a commit: a head read while Redis lags the log would let a
 // stale expectation pass.
 func (pt *partition) Head(ctx context.Context, s stream.ID) (stream.Head, error) {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
 	pt.settle()
 	if err := pt.ensureHeads(ctx); err != nil {
 		return stream.Head{}, err
@@ -129,6 +165,7 @@ func (pt *partition) ensureHeads(ctx context.Context) error {
 	if !pt.dirty {
 		return nil
 	}
+	pt.settle() // none is in flight while dirty (Commit starts none then); this keeps it so
 	err := pt.catchUp(ctx)
 	if errors.Is(err, errGeneration) {
 		pt.log.Warn("redis lost the heads (generation changed); rebuilding from the log")
@@ -149,6 +186,8 @@ func (pt *partition) ensureHeads(ctx context.Context) error {
 // claimed the partition meanwhile, it does not re-open (that would fence the rightful
 // owner) and returns ErrNotOwner.
 func (pt *partition) Recover(ctx context.Context) error {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
 	pt.settle()
 	if pt.superseded(ctx) {
 		return fmt.Errorf("%w: partition %d has a newer owner", appender.ErrNotOwner, pt.p)
@@ -158,6 +197,8 @@ func (pt *partition) Recover(ctx context.Context) error {
 
 // Confirm checks that this process still owns the partition under the current generation.
 func (pt *partition) Confirm(ctx context.Context) error {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
 	pt.settle()
 	gen, epoch, err := pt.s.heads.owner(ctx, pt.p)
 	switch {
@@ -186,9 +227,22 @@ func fenced(err error) bool {
 		errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
 }
 
-// Commit writes the group in one Kafka transaction, then the heads in one Redis script.
+// Commit writes the group in one Kafka transaction, then starts writing its heads in one
+// Redis script, which runs while the pipeline answers and commits the next group.
+//
+// Steps, and why each is safe:
+//  1. If the heads are known to lag the log (dirty), catch them up first.
+//  2. Commit the group's transaction while the previous group's heads write may still be
+//     in flight. The group was checked against the pipeline's own heads, which include
+//     the previous group whether or not Redis has it yet; Kafka fences a stale owner.
+//  3. Wait for the previous heads write (settle). If it failed, the heads are dirty: write
+//     nothing now. The failed write's goroutine catches the heads up from the log as soon
+//     as Commit returns (healAfter), this group included (see written), and the next Head
+//     or Commit does if that fails. Otherwise start this group's heads write; each write
+//     checks the heads the one before it left (compare-and-set on the prior version).
 func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) ([][]stream.Position, error) {
-	pt.settle()
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
 	if err := pt.ensureHeads(ctx); err != nil {
 		return nil, err
 	}
@@ -217,25 +271,54 @@ func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) 
 		return nil, fmt.Errorf("%w: commit: %v", appender.ErrUncertain, err)
 	}
 	positions, ups, ckpt := pt.outcome(group, records)
-	pt.headsDone = make(chan struct{})
-	go pt.writeHeads(ups, ckpt, pt.headsDone)
+	for t, end := range ckpt {
+		pt.written[t] = max(pt.written[t], end)
+	}
+	pt.settle()
+	if !pt.dirty {
+		pt.pending = pt.writeHeads(ups, ckpt)
+	}
 	return positions, nil
 }
 
-// writeHeads writes the heads of a committed group. The events are committed and their
-// answers stand whatever happens here: the pipeline's own cache has the new heads, and if
-// the write fails the heads are healed from the log (now, best effort, and again before the
-// next Head or Commit if Redis is still away).
-func (pt *partition) writeHeads(ups []headUpdate, ckpt map[string]int64, done chan struct{}) {
-	defer close(done)
+// writeHeads starts writing the heads of a committed group in a goroutine of its own. The
+// events are committed and their answers stand whatever happens there: the pipeline's own
+// cache has the new heads. If the write fails, the heads are caught up from the log
+// (healAfter), and again before the next Head or Commit if that failed too.
+func (pt *partition) writeHeads(ups []headUpdate, ckpt map[string]int64) *headsWrite {
+	w := &headsWrite{done: make(chan struct{})}
+	h, p, gen, epoch := pt.s.heads, pt.p, pt.gen, pt.epoch
+	pt.writes.Add(1)
+	go func() {
+		defer pt.writes.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), pt.s.cfg.TxnTimeout)
+		defer cancel()
+		w.err = h.apply(ctx, p, gen, epoch, ups, ckpt)
+		close(w.done)
+		if w.err != nil {
+			pt.healAfter(w)
+		}
+	}()
+	return w
+}
+
+// healAfter catches the heads up with the log after the heads write w failed, as soon as
+// the pipeline is not in a method of the partition (it may have settled w meanwhile, and
+// then either healed already or left the heads dirty). Best effort: if it fails, the
+// heads stay dirty and the next Head or Commit tries again.
+func (pt *partition) healAfter(w *headsWrite) {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	if pt.closed {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), pt.s.cfg.TxnTimeout)
 	defer cancel()
-	if err := pt.s.heads.apply(ctx, pt.p, pt.gen, pt.epoch, ups, ckpt); err != nil {
-		pt.log.Warn("heads not written after commit; catching up from the log", zap.Error(err))
-		pt.dirty = true
-		if err := pt.ensureHeads(ctx); err != nil {
-			pt.log.Warn("catch-up after a failed heads write failed; will retry", zap.Error(err))
-		}
+	if pt.pending == w {
+		pt.settle()
+	}
+	if err := pt.ensureHeads(ctx); err != nil {
+		pt.log.Warn("catch-up after a failed heads write failed; will retry", zap.Error(err))
 	}
 }
 
@@ -308,19 +391,15 @@ func (pt *partition) catchUp(ctx context.Context) error {
 
 // catchUpTopic applies one topic's partition p from offset from to its last stable offset.
 func (pt *partition) catchUpTopic(ctx context.Context, topic string, from int64) (int, error) {
-	ends, err := pt.s.adm.ListCommittedOffsets(ctx, topic) // read_committed: the last stable offset
+	end, err := pt.stableEnd(ctx, topic)
 	if err != nil {
-		return 0, fmt.Errorf("%w: end offsets of %s: %v", appender.ErrUnavailable, topic, err)
+		return 0, err
 	}
-	end, ok := ends.Lookup(topic, int32(pt.p))
-	if !ok || end.Err != nil {
-		return 0, fmt.Errorf("%w: end offset of %s/%d: %v", appender.ErrUnavailable, topic, pt.p, end.Err)
-	}
-	if from >= end.Offset {
+	if from >= end {
 		return 0, nil
 	}
-	app := newApplier(pt, topic, end.Offset)
-	err = readRange(ctx, pt.s.cfg.Kafka, topic, int32(pt.p), from, end.Offset, app.add)
+	app := newApplier(pt, topic, end)
+	err = readRange(ctx, pt.s.cfg.Kafka, topic, int32(pt.p), from, end, app.add)
 	if err == nil {
 		err = app.flush(ctx)
 	}
@@ -328,6 +407,31 @@ func (pt *partition) catchUpTopic(ctx context.Context, topic string, from int64)
 		return 0, fmt.Errorf("%w: catch up %s/%d: %w", appender.ErrUnavailable, topic, pt.p, err)
 	}
 	return app.n, nil
+}
+
+// stableEnd returns the last stable offset of topic's partition p once it has reached the
+// end of this process's last committed transaction there (written): EndTxn returns before
+// the transaction's markers are written, and until they are the LSO stays below it.
+func (pt *partition) stableEnd(ctx context.Context, topic string) (int64, error) {
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		ends, err := pt.s.adm.ListCommittedOffsets(ctx, topic) // read_committed: the last stable offset
+		if err != nil {
+			return 0, fmt.Errorf("%w: end offsets of %s: %v", appender.ErrUnavailable, topic, err)
+		}
+		end, ok := ends.Lookup(topic, int32(pt.p))
+		if !ok || end.Err != nil {
+			return 0, fmt.Errorf("%w: end offset of %s/%d: %v", appender.ErrUnavailable, topic, pt.p, end.Err)
+		}
+		if end.Offset >= pt.written[topic] {
+			return end.Offset, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: %s/%d: last stable offset %d stays below our last commit's end %d: %v",
+				appender.ErrUnavailable, topic, pt.p, end.Offset, pt.written[topic], ctx.Err())
+		case <-time.After(wait):
+		}
+	}
 }
 
 // applier accumulates heads from log records and writes them in batches.
