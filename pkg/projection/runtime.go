@@ -335,11 +335,11 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 	from, ok := r.next[tp]
 	prev := r.inflight
 	r.mu.Unlock()
-	if prev != nil && prev.tp == tp {
-		from, ok = prev.to, true // where the commit in flight leaves the partition
-	}
 	if !ok {
 		return nil // revoked while polled
+	}
+	if prev != nil && prev.tp == tp {
+		from = prev.to // where the commit in flight leaves the partition
 	}
 	to := recs[len(recs)-1].Offset + 1
 	if to <= from {
