@@ -32,9 +32,16 @@ import (
 type Decoder struct {
 	Codec
 
-	src    string  // the last source accepted on the fast path
-	srcURL url.URL // src, parsed
-	ct     string  // the last datacontenttype accepted on the fast path
+	src    string              // the last source accepted on the fast path
+	srcURL url.URL             // src, parsed
+	ct     string              // the last datacontenttype accepted on the fast path
+	boxes  [maxFastAttrs]boxed // per header position, the last extension value boxed there
+}
+
+// boxed is an extension value as an any, with the string it holds.
+type boxed struct {
+	value string
+	boxed any
 }
 
 // Decode returns the event r carries, as Codec.Decode does.
@@ -228,11 +235,13 @@ func (d *Decoder) fast(r *kgo.Record) (event.Event, bool) {
 			v := all[off : off+len(h.values[i])]
 			off += len(v)
 			if !isContextAttribute(h.names[i]) {
-				ec.Extensions[h.names[i]] = v
+				ec.Extensions[h.names[i]] = d.box(i, v)
 			}
 		}
-		if useKey {
-			ec.Extensions[event.ExtPartitionKey] = all[len(all)-len(r.Key):]
+		if k := all[len(all)-len(r.Key):]; useKey && h.n < maxFastAttrs {
+			ec.Extensions[event.ExtPartitionKey] = d.box(h.n, k)
+		} else if useKey {
+			ec.Extensions[event.ExtPartitionKey] = k
 		}
 	}
 	e := event.Event{Context: ec}
@@ -240,6 +249,24 @@ func (d *Decoder) fast(r *kgo.Record) (event.Event, bool) {
 		e.DataEncoded = r.Value
 	}
 	return e, true
+}
+
+// box returns v as an extension value (an any holding a string). Values repeat from record
+// to record (aggregatetype) and within one (partitionkey = aggregateid): the value boxed at
+// header position i for the last record, or at an earlier position, is reused when equal,
+// which saves an allocation. A boxed string is immutable, so sharing one is safe.
+func (d *Decoder) box(i int, v string) any {
+	if b := d.boxes[i]; b.boxed != nil && b.value == v {
+		return b.boxed
+	}
+	for j := 0; j < i; j++ {
+		if b := d.boxes[j]; b.boxed != nil && b.value == v {
+			d.boxes[i] = b
+			return b.boxed
+		}
+	}
+	d.boxes[i] = boxed{v, any(v)}
+	return d.boxes[i].boxed
 }
 
 // source reports whether v is a source Validate accepts (not blank, a URI-reference that
