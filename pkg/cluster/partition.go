@@ -37,6 +37,7 @@ type partition struct {
 	epoch  int64
 	dirty  bool // heads in Redis may lag the log: catch up before the next commit
 	closed bool
+	ended  time.Time // when the last transaction ended (Config.TxnGap)
 
 	// pending is the heads write started after the last commit, or nil when none is in
 	// flight. It runs in its own goroutine while the pipeline answers the appends, gathers
@@ -232,7 +233,8 @@ func fenced(err error) bool {
 //
 // Steps, and why each is safe:
 //  1. If the heads are known to lag the log (dirty), catch them up first.
-//  2. Commit the group's transaction while the previous group's heads write may still be
+//  2. Commit the group's transaction (its first produce no sooner than Config.TxnGap after
+//     the previous transaction ended) while the previous group's heads write may still be
 //     in flight. The group was checked against the pipeline's own heads, which include
 //     the previous group whether or not Redis has it yet; Kafka fences a stale owner.
 //  3. Wait for the previous heads write (settle). If it failed, the heads are dirty: write
@@ -250,6 +252,7 @@ func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) 
 	if err != nil {
 		return nil, err
 	}
+	pt.pace(ctx)
 	if err := pt.cl.BeginTransaction(); err != nil {
 		return nil, fmt.Errorf("%w: begin transaction: %v", appender.ErrUncertain, err)
 	}
@@ -259,12 +262,16 @@ func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) 
 		if fenced(err) && pt.superseded(ctx) {
 			return nil, fmt.Errorf("%w: produce: %v", appender.ErrNotOwner, err)
 		}
-		if aerr := pt.cl.EndTransaction(context.Background(), kgo.TryAbort); aerr != nil {
+		aerr := pt.cl.EndTransaction(context.Background(), kgo.TryAbort)
+		pt.ended = time.Now()
+		if aerr != nil {
 			return nil, fmt.Errorf("%w: produce: %v; abort: %v", appender.ErrUncertain, err, aerr)
 		}
 		return nil, fmt.Errorf("produce: %w", err)
 	}
-	if err := pt.cl.EndTransaction(context.Background(), kgo.TryCommit); err != nil {
+	err = pt.cl.EndTransaction(context.Background(), kgo.TryCommit)
+	pt.ended = time.Now()
+	if err != nil {
 		if fenced(err) && pt.superseded(ctx) {
 			return nil, fmt.Errorf("%w: %w: commit: %v", appender.ErrUncertain, appender.ErrNotOwner, err)
 		}
@@ -279,6 +286,22 @@ func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) 
 		pt.pending = pt.writeHeads(ups, ckpt)
 	}
 	return positions, nil
+}
+
+// pace waits, if the previous transaction ended less than Config.TxnGap ago, until it has
+// been that long: a produce sent while that transaction's markers are still being written
+// would wait far longer on the broker.
+func (pt *partition) pace(ctx context.Context) {
+	wait := pt.s.cfg.TxnGap - time.Since(pt.ended)
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // writeHeads starts writing the heads of a committed group in a goroutine of its own. The
