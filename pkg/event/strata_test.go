@@ -2,6 +2,8 @@ package event_test
 
 import (
 	"math"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -194,5 +196,25 @@ func TestSize(t *testing.T) {
 	// specversion(11)+"1.0"(3) + id(2)+1 + source(6)+1 + type(4)+1 + data 4
 	if got, want := event.Size(&e), 11+3+2+1+6+1+4+1+4; got != want {
 		t.Fatalf("Size = %d, want %d", got, want)
+	}
+}
+
+// TestStamp_SameAsSetExtension checks that Stamp's in-place writes give the extensions,
+// in the types, that sdk-go's SetExtension gives.
+func TestStamp_SameAsSetExtension(t *testing.T) {
+	for _, v := range []int64{1, 7, event.MaxVersion, 1<<32 + 1, math.MinInt64} {
+		got, want := event.New(), event.New()
+		event.Stamp(&got, "order", "o-123", v)
+		want.SetExtension(event.ExtAggregateType, "order")
+		want.SetExtension(event.ExtAggregateID, "o-123")
+		if v < math.MinInt32 || v > event.MaxVersion {
+			want.SetExtension(event.ExtAggregateVersion, strconv.FormatInt(v, 10))
+		} else {
+			want.SetExtension(event.ExtAggregateVersion, int32(v))
+		}
+		want.SetExtension(event.ExtPartitionKey, "o-123")
+		if !reflect.DeepEqual(got.Extensions(), want.Extensions()) {
+			t.Fatalf("version %d: Stamp gave %#v, SetExtension %#v", v, got.Extensions(), want.Extensions())
+		}
 	}
 }
