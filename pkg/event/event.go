@@ -31,7 +31,6 @@ const MaxVersion = math.MaxInt32
 var (
 	typeNameRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 	idRe       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,255}$`)
-	extNameRe  = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
 )
 
 // ValidateStreamName checks an aggregate type and id against the naming rules: a type is

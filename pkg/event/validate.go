@@ -3,8 +3,11 @@ package event
 import (
 	"mime"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
@@ -40,62 +43,73 @@ func (l Limits) WithDefaults() Limits {
 // set, the length of its name and of its canonical string value.
 func Size(e *Event) int { return sizeOf(e, attributes(e, extensions(e))) }
 
-func sizeOf(e *Event, attrs map[string]string) int {
+func sizeOf(e *Event, attrs []attr) int {
 	n := len(e.Data())
-	for name, v := range attrs {
-		n += len(name) + len(v)
+	for _, a := range attrs {
+		n += len(a.name) + len(a.value)
 	}
 	return n
 }
 
-// attrView is what the checks read: every set attribute as its canonical string, the
-// extensions, and the attribute names sorted. Validate builds it once per event (sdk-go
-// copies the extension map on every Extensions call).
+// attr is one set attribute and its canonical string.
+type attr struct{ name, value string }
+
+// attrView is what the checks read: every set attribute as its canonical string, sorted by
+// name, and the extensions. Validate builds it once per event (sdk-go copies the extension
+// map on every Extensions call); a slice, not a map: an event has about ten attributes.
 type attrView struct {
-	attrs map[string]string
+	attrs []attr
 	ext   map[string]any
-	names []string
 }
 
 func newAttrView(e *Event) *attrView {
 	v := &attrView{ext: extensions(e)}
 	v.attrs = attributes(e, v.ext)
-	v.names = make([]string, 0, len(v.attrs))
-	for name := range v.attrs {
-		v.names = append(v.names, name)
-	}
-	sort.Strings(v.names)
+	slices.SortFunc(v.attrs, func(a, b attr) int { return strings.Compare(a.name, b.name) })
 	return v
 }
 
-// attributes returns every set attribute as its canonical string; ext is e's extensions.
-func attributes(e *Event, ext map[string]any) map[string]string {
-	m := map[string]string{
-		"specversion": e.SpecVersion(),
-		"id":          e.ID(),
-		"source":      e.Source(),
-		"type":        e.Type(),
+// get returns the canonical string of the attribute name, or "" if it is not set.
+func (v *attrView) get(name string) string {
+	for _, a := range v.attrs {
+		if a.name == name {
+			return a.value
+		}
 	}
+	return ""
+}
+
+// attributes returns every set attribute as its canonical string, once per name (an
+// extension named like a context attribute replaces it); ext is e's extensions.
+func attributes(e *Event, ext map[string]any) []attr {
+	out := make([]attr, 0, 8+len(ext))
+	out = append(out, attr{"specversion", e.SpecVersion()}, attr{"id", e.ID()},
+		attr{"source", e.Source()}, attr{"type", e.Type()})
 	if s := e.Subject(); s != "" {
-		m["subject"] = s
+		out = append(out, attr{"subject", s})
 	}
 	if ct := e.DataContentType(); ct != "" {
-		m["datacontenttype"] = ct
+		out = append(out, attr{"datacontenttype", ct})
 	}
 	if ds := e.DataSchema(); ds != "" {
-		m["dataschema"] = ds
+		out = append(out, attr{"dataschema", ds})
 	}
 	if t := e.Time(); !t.IsZero() {
-		m["time"] = types.FormatTime(t)
+		out = append(out, attr{"time", types.FormatTime(t)})
 	}
+	context := len(out)
 	for name, v := range ext {
 		s, err := types.Format(v)
 		if err != nil {
 			s = ""
 		}
-		m[name] = s
+		if i := slices.IndexFunc(out[:context], func(a attr) bool { return a.name == name }); i >= 0 {
+			out[i].value = s
+			continue
+		}
+		out = append(out, attr{name, s})
 	}
-	return m
+	return out
 }
 
 // Validate checks that e is a well-formed CloudEvent 1.0 within limits. It returns the
@@ -141,9 +155,8 @@ func checkSpecVersion(e *Event) error {
 }
 
 func checkRequired(e *Event, v *attrView) error {
-	attrs := v.attrs
 	for _, attr := range []string{"id", "source", "type"} {
-		if strings.TrimSpace(attrs[attr]) == "" {
+		if strings.TrimSpace(v.get(attr)) == "" {
 			return invalid(CodeMissingAttribute, attr, "is required and must not be empty")
 		}
 	}
@@ -157,9 +170,8 @@ func checkOptional(e *Event, v *attrView) error {
 	if attr := blankOptional(e); attr != "" {
 		return invalid(CodeInvalidAttribute, attr, "must not be empty when present")
 	}
-	attrs := v.attrs
 	for _, attr := range []string{"id", "type", "subject", "datacontenttype"} {
-		if s := attrs[attr]; s != strings.TrimSpace(s) {
+		if s := v.get(attr); s != strings.TrimSpace(s) {
 			return invalid(CodeInvalidAttribute, attr, "must not begin or end with white space")
 		}
 	}
@@ -185,7 +197,35 @@ func checkOptional(e *Event, v *attrView) error {
 // dataschema as parsed URLs, and net/url does not always print what it would parse the
 // same way again ("A:/%2F " prints as "a://%20", which does not parse), so an event whose
 // URI is not such a fixed point would change, or fail, on its next decode.
+//
+// The answer for each of the first stableCacheSize distinct short URIs is remembered: an
+// event's source is usually one of a few, and the parse and print cost more than the
+// rest of its checks.
 func stableURI(s string) bool {
+	if len(s) > stableCacheMaxLen {
+		return computeStableURI(s)
+	}
+	if ok, hit := stableCache.Load(s); hit {
+		return ok.(bool)
+	}
+	ok := computeStableURI(s)
+	if stableCacheLen.Add(1) <= stableCacheSize {
+		stableCache.Store(s, ok)
+	}
+	return ok
+}
+
+const (
+	stableCacheSize   = 4096
+	stableCacheMaxLen = 512
+)
+
+var (
+	stableCache    sync.Map // string → bool
+	stableCacheLen atomic.Int64
+)
+
+func computeStableURI(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.String() == s
 }
@@ -206,7 +246,7 @@ func checkExtensions(_ *Event, v *attrView) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if !extNameRe.MatchString(name) || reservedNames[name] {
+		if !validExtName(name) || reservedNames[name] {
 			return invalid(CodeInvalidExtensionName, name,
 				"extension names are 1-20 lower-case ASCII letters or digits, and not a reserved name")
 		}
@@ -217,19 +257,32 @@ func checkExtensions(_ *Event, v *attrView) error {
 	return nil
 }
 
+// validExtName reports whether name is 1-20 lower-case ASCII letters or digits (checked by
+// hand: a regexp match per extension per event was a visible share of validation).
+func validExtName(name string) bool {
+	if len(name) < 1 || len(name) > 20 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
 // checkStrings applies the CloudEvents String rule to every attribute's canonical string:
 // valid UTF-8 without control characters, surrogates or noncharacters.
 func checkStrings(_ *Event, v *attrView) error {
-	attrs, ext := v.attrs, v.ext
-	for _, name := range v.names {
-		if validString(attrs[name]) {
+	for _, a := range v.attrs {
+		if validString(a.value) {
 			continue
 		}
 		code := CodeInvalidAttribute
-		if _, ok := ext[name]; ok {
+		if _, ok := v.ext[a.name]; ok {
 			code = CodeInvalidExtensionValue
 		}
-		return invalid(code, name, "must be UTF-8 without control characters or noncharacters")
+		return invalid(code, a.name, "must be UTF-8 without control characters or noncharacters")
 	}
 	return nil
 }
@@ -250,17 +303,16 @@ func validString(s string) bool {
 }
 
 func checkSizes(e *Event, v *attrView, limits Limits) error {
-	attrs := v.attrs
-	for _, name := range v.names {
-		if len(attrs[name]) > limits.MaxAttributeBytes {
-			return invalid(CodeAttributeTooLarge, name, "is %d bytes, over the limit of %d",
-				len(attrs[name]), limits.MaxAttributeBytes)
+	for _, a := range v.attrs {
+		if len(a.value) > limits.MaxAttributeBytes {
+			return invalid(CodeAttributeTooLarge, a.name, "is %d bytes, over the limit of %d",
+				len(a.value), limits.MaxAttributeBytes)
 		}
 	}
 	if n := len(e.Data()); n > limits.MaxDataBytes {
 		return invalid(CodeDataTooLarge, "data", "is %d bytes, over the limit of %d", n, limits.MaxDataBytes)
 	}
-	if n := sizeOf(e, attrs); n > limits.MaxEventBytes {
+	if n := sizeOf(e, v.attrs); n > limits.MaxEventBytes {
 		return invalid(CodeEventTooLarge, "", "is %d bytes, over the limit of %d", n, limits.MaxEventBytes)
 	}
 	return nil
