@@ -4,20 +4,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/strata-platform/strata/pkg/eventhttp"
 	"github.com/strata-platform/strata/pkg/stream"
 )
 
 // Problem is an RFC 9457 problem the server answered with. Code is Strata's stable reason.
-type Problem struct {
-	Type           string `json:"type"`
-	Title          string `json:"title"`
-	Status         int    `json:"status"`
-	Detail         string `json:"detail,omitempty"`
-	Code           string `json:"code"`
-	Attribute      string `json:"attribute,omitempty"`
-	Index          *int   `json:"index,omitempty"`
-	CurrentVersion *int64 `json:"current_version,omitempty"`
-}
+type Problem = eventhttp.Problem
 
 // ProblemError is a refusal by the server.
 type ProblemError struct {

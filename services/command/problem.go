@@ -14,17 +14,7 @@ import (
 )
 
 // Problem is an RFC 9457 problem details body. Code is Strata's stable reason.
-type Problem struct {
-	Type           string             `json:"type"`
-	Title          string             `json:"title"`
-	Status         int                `json:"status"`
-	Detail         string             `json:"detail,omitempty"`
-	Code           string             `json:"code"`
-	Attribute      string             `json:"attribute,omitempty"`
-	Index          *int               `json:"index,omitempty"`
-	CurrentVersion *int64             `json:"current_version,omitempty"`
-	Violations     []schema.Violation `json:"violations,omitempty"`
-}
+type Problem = eventhttp.Problem
 
 // Codes the API adds to those of pkg/event, pkg/eventhttp and pkg/schema.
 const (
