@@ -1,10 +1,12 @@
 package projection
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -192,17 +194,34 @@ func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 	}
 	key := stateKey(env.Stream)
 	var state json.RawMessage
-	applied, err := FoldInto(tx, key, env, func(s json.RawMessage, e *Envelope) (json.RawMessage, error) {
-		out, err := red(s, e)
-		state = out
-		return out, err
-	})
+	var applied bool
+	var err error
+	decoded := isMergePatch(red)
+	if decoded {
+		applied, state, err = sp.mergeDecoded(tx, key, env)
+	} else {
+		applied, err = FoldInto(tx, key, env, func(s json.RawMessage, e *Envelope) (json.RawMessage, error) {
+			out, err := red(s, e)
+			state = out
+			return out, err
+		})
+	}
 	if err != nil || !applied {
 		return err
 	}
 	due, err := sp.due(tx, env)
 	if err != nil || !due {
 		return err
+	}
+	if decoded { // kept decoded: encode the state for the snapshot
+		doc, _, err := getDecoded(tx, key, decodeStateDoc)
+		if err != nil {
+			return err
+		}
+		if state, err = appendJSON(nil, doc.State); err != nil {
+			return err
+		}
+		tx.putDecoded(key, doc)
 	}
 	snap, _ := json.Marshal(Snapshot{State: state, Version: env.Version, Position: env.Position, Time: env.Time})
 	tx.Put(SnapshotKey(env.Stream), snap)
@@ -213,6 +232,64 @@ func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 		sp.mu.Unlock()
 	}
 	return nil
+}
+
+// isMergePatch reports whether red is MergePatch, whose states Snapshots keeps decoded.
+func isMergePatch(red Reducer) bool {
+	return reflect.ValueOf(red).Pointer() == reflect.ValueOf(MergePatch).Pointer()
+}
+
+// stateDoc is a state document (Doc[json.RawMessage]) with its state decoded as
+// MergePatch decodes it (numbers as json.Number), so that it encodes to the same JSON value.
+type stateDoc struct {
+	Version int64 `json:"version"`
+	State   any   `json:"state"`
+}
+
+// appendJSON encodes the document as json.Marshal would.
+func (d *stateDoc) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"version":`...)
+	b = strconv.AppendInt(b, d.Version, 10)
+	b = append(b, `,"state":`...)
+	b, err := appendJSON(b, d.State)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+func decodeStateDoc(raw []byte) (*stateDoc, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	doc := new(stateDoc)
+	if err := d.Decode(doc); err != nil {
+		return nil, fmt.Errorf("document: %w", err)
+	}
+	return doc, nil
+}
+
+// mergeDecoded is FoldInto with MergePatch on a decoded state: it reports whether env was
+// applied (false: a redelivery). The state is encoded when the batch is sealed.
+func (sp *snapshotter) mergeDecoded(tx *Tx, key string, env *Envelope) (bool, json.RawMessage, error) {
+	doc, ok, err := getDecoded(tx, key, decodeStateDoc)
+	if err != nil {
+		return false, nil, fmt.Errorf("%s: %w", key, err)
+	}
+	if !ok {
+		doc = &stateDoc{State: map[string]any{}} // MergePatch starts from {}
+	}
+	switch {
+	case env.Version <= doc.Version:
+		return false, nil, nil
+	case env.Version != doc.Version+1:
+		return false, nil, fmt.Errorf("%w: %s has version %d, event has %d", ErrVersionGap, env.Stream, doc.Version, env.Version)
+	}
+	if doc.State, err = mergeData(doc.State, env); err != nil {
+		return false, nil, err
+	}
+	doc.Version = env.Version
+	tx.putDecoded(key, doc)
+	return true, nil, nil
 }
 
 // due decides whether env's version gets a snapshot.

@@ -32,6 +32,13 @@
 //     Stats and Snapshots are Prefetchers.
 //   - Fold and Snapshots guard each aggregate's document by version: a redelivered event has
 //     no second effect, and a gap is ErrVersionGap.
+//   - Fold (when its document type survives a JSON round trip exactly) and Snapshots with
+//     MergePatch keep documents decoded across events and encode each once per batch; a
+//     Runner also remembers the documents it wrote, by their bytes, and reuses one only when
+//     the bytes read back are exactly those. Handlers see the values they would see decoding
+//     every document from the store.
+//   - MergePatch gives evanphx/json-patch's results as JSON values (numbers keep their
+//     literals), with object members sorted by name: equal states are equal bytes.
 //   - Serve switches readers to a new version (SwitchOver) only once it has caught up; the
 //     old keyspace is dropped Config.DropGrace later.
 package projection

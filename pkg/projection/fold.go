@@ -4,8 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
-	jsonpatch "github.com/evanphx/json-patch/v5"
+	"reflect"
 
 	"github.com/strata-platform/strata/pkg/stream"
 )
@@ -23,15 +22,66 @@ func DocKey(s stream.ID) string { return "doc:" + s.Type + ":" + s.ID }
 // into the state. The document's version guards it: an event at or below it is a
 // redelivery and is skipped; one above version+1 is ErrVersionGap.
 // The handler is a Prefetcher: the runtime reads a batch's documents in one round trip.
+//
+// fn sees the state as decoded from the document's JSON. When T survives a JSON round trip
+// exactly (booleans, numbers, strings, arrays and structs of them; see jsonExact), the
+// handler keeps the document decoded across events and encodes it once per batch, which
+// gives fn the same values without the JSON work per event.
 func Fold[T any](fn func(state T, env *Envelope) (T, error)) Handler {
-	return foldHandler[T](fn)
+	exact, check := jsonExact(reflect.TypeFor[T]())
+	return foldHandler[T]{fn: fn, exact: exact, check: check}
 }
 
-type foldHandler[T any] func(state T, env *Envelope) (T, error)
+type foldHandler[T any] struct {
+	fn           func(state T, env *Envelope) (T, error)
+	exact, check bool // jsonExact of T
+}
 
 func (f foldHandler[T]) Apply(_ context.Context, tx *Tx, env *Envelope) error {
-	_, err := FoldInto(tx, DocKey(env.Stream), env, f)
+	if f.exact {
+		return f.applyDecoded(tx, DocKey(env.Stream), env)
+	}
+	_, err := FoldInto(tx, DocKey(env.Stream), env, f.fn)
 	return err
+}
+
+// applyDecoded is FoldInto with the document kept decoded.
+func (f foldHandler[T]) applyDecoded(tx *Tx, key string, env *Envelope) error {
+	doc, ok, err := getDecoded(tx, key, func(raw []byte) (*Doc[T], error) {
+		d := new(Doc[T])
+		if err := json.Unmarshal(raw, d); err != nil {
+			return nil, fmt.Errorf("document %s: %w", key, err)
+		}
+		return d, nil
+	})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		doc = new(Doc[T])
+	}
+	switch {
+	case env.Version <= doc.Version:
+		return nil
+	case env.Version != doc.Version+1:
+		return fmt.Errorf("%w: %s has version %d, event has %d", ErrVersionGap, env.Stream, doc.Version, env.Version)
+	}
+	state, err := f.fn(doc.State, env)
+	if err != nil {
+		return err
+	}
+	doc.Version, doc.State = env.Version, state
+	if f.check && !checkExact(reflect.ValueOf(&doc.State).Elem()) {
+		// Not exact in JSON (invalid UTF-8, NaN): stage the bytes, as FoldInto does.
+		out, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		tx.Put(key, out)
+		return nil
+	}
+	tx.putDecoded(key, doc)
+	return nil
 }
 
 // Prefetch names the event's document.
@@ -72,23 +122,6 @@ func FoldInto[T any](tx *Tx, key string, env *Envelope, fn func(T, *Envelope) (T
 
 // Reducer folds one event into an aggregate's JSON state (nil state: no events yet).
 type Reducer func(state json.RawMessage, env *Envelope) (json.RawMessage, error)
-
-// MergePatch is the declarative reducer: each event's data is an RFC 7386 JSON merge patch
-// applied to the state (starting from {}). Events without data leave the state unchanged.
-func MergePatch(state json.RawMessage, env *Envelope) (json.RawMessage, error) {
-	if len(state) == 0 {
-		state = json.RawMessage(`{}`)
-	}
-	data := env.Event.Data()
-	if len(data) == 0 {
-		return state, nil
-	}
-	out, err := jsonpatch.MergePatch(state, data)
-	if err != nil {
-		return nil, fmt.Errorf("merge patch of %s v%d: %w", env.Stream, env.Version, err)
-	}
-	return out, nil
-}
 
 // Reducers maps aggregate types to their reducers.
 type Reducers map[string]Reducer

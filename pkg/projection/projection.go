@@ -92,6 +92,8 @@ type Tx struct {
 	// under is the previous batch while its commit is in flight: its writes are read
 	// before the store's. The runner sends this batch only once that commit succeeded.
 	under *Tx
+	vals  map[string]any // keys whose staged write is a decoded value (putDecoded), until seal
+	memo  *memo          // the runner's decoded values of bytes it wrote (nil: none)
 }
 
 // stored is a value read from the store (ok false: the key was absent).
@@ -118,6 +120,11 @@ func newTx(ctx context.Context, r Reader, ns string) *Tx {
 
 // Get returns the value of key in the projection's keyspace as of this batch.
 func (tx *Tx) Get(key string) ([]byte, bool, error) {
+	if v, ok := tx.vals[key]; ok {
+		if err := tx.encodeStaged(key, v); err != nil {
+			return nil, false, err
+		}
+	}
 	if v, ok := tx.puts[key]; ok {
 		return v, true, nil
 	}
@@ -184,25 +191,29 @@ func (tx *Tx) stages(key string) bool {
 		return false
 	}
 	_, put := tx.puts[key]
-	return put || tx.dels[key]
+	_, val := tx.vals[key]
+	return put || val || tx.dels[key]
 }
 
 // Put stages a write.
 func (tx *Tx) Put(key string, value []byte) {
 	delete(tx.dels, key)
+	delete(tx.vals, key)
 	tx.puts[key] = value
 }
 
 // Delete stages a deletion.
 func (tx *Tx) Delete(key string) {
 	delete(tx.puts, key)
+	delete(tx.vals, key)
 	tx.dels[key] = true
 }
 
 // AfterCommit registers f to run once the batch is committed.
 func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
 
-// Writes returns the staged writes, sorted by key (for deterministic commits).
+// writes returns the staged writes, sorted by key (for deterministic commits). The batch
+// must be sealed.
 func (tx *Tx) writes() (puts []KV, dels []string) {
 	puts = make([]KV, 0, len(tx.puts))
 	for k, v := range tx.puts {

@@ -92,6 +92,7 @@ type Runner struct {
 	mu       sync.Mutex // guards next and inflight
 	next     map[topicPartition]int64
 	inflight *commit // the commit in flight, if any (set and cleared by Run's goroutine)
+	memo     *memo   // decoded documents of this runner's writes; Run's goroutine only
 }
 
 // commit is one batch's Store.Commit, running in its own goroutine.
@@ -118,7 +119,7 @@ func NewRunner(cfg Config, proj Projection, store Store) (*Runner, error) {
 	if err := proj.Validate(); err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg.withDefaults(), proj: proj, store: store, next: map[topicPartition]int64{}}, nil
+	return &Runner{cfg: cfg.withDefaults(), proj: proj, store: store, next: map[topicPartition]int64{}, memo: newMemo()}, nil
 }
 
 // GroupID is the consumer group of this projection version.
@@ -358,6 +359,7 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 		envs = append(envs, env)
 	}
 	tx := newTx(ctx, r.store, r.proj.Keyspace())
+	tx.memo = r.memo
 	if prev != nil {
 		tx.under = prev.tx
 	}
@@ -373,6 +375,9 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 		if err := r.proj.Flush(ctx, tx); err != nil {
 			return fmt.Errorf("projection %s: flush: %w", r.proj.Keyspace(), err)
 		}
+	}
+	if err := tx.seal(); err != nil {
+		return fmt.Errorf("projection %s: %w", r.proj.Keyspace(), err)
 	}
 	// This batch was built on the previous one's writes: it may be sent only once those
 	// are committed. If they are not, this batch is dropped unsent.

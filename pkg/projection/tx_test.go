@@ -54,6 +54,9 @@ func TestTx_Prefetch(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if err := tx.seal(); err != nil {
+			t.Fatal(err)
+		}
 		out := map[string]string{}
 		puts, _ := tx.writes()
 		for _, kv := range puts {
