@@ -29,9 +29,11 @@ import (
 //
 //	engine=raw: C goroutines, each committing the pebble batch one such append writes (its
 //	events, its stream's head, the partition's next offset: the keys and values Commit
-//	builds for a group of one append) with pebble.Sync, to a bare pebble with the engine's
-//	options. Event keys get a unique suffix and heads one per client stream, so that the
-//	raw store grows like a log (identical keys would let compactions drop nearly all).
+//	builds for a group of one append, with a head that carries the recents the stream
+//	has by then, up to stream.RecentWindow, as Strata's do) with pebble.Sync, to a bare
+//	pebble with the engine's options. Event keys get a unique suffix and heads one per
+//	client stream, so that the raw store grows like a log (identical keys would let
+//	compactions drop nearly all).
 //
 // That is "raw synced batch commits to the storage library": every append is durable on
 // its own before it returns, at the same concurrency, and pebble's own commit pipeline
@@ -128,7 +130,7 @@ func benchEvent(id string) *event.Event {
 }
 
 func benchRawAppends(b *testing.B, clients, n int) {
-	kvs := appendKVs(b, n)
+	series := appendKVs(b, n)
 	db, err := pebble.Open(filepath.Join(benchDir(b), "raw"), pebbleOptions(vfs.Default, zap.NewNop()))
 	if err != nil {
 		b.Fatal(err)
@@ -138,7 +140,7 @@ func benchRawAppends(b *testing.B, clients, n int) {
 	runClients(b, clients, n, nil, func(c, i int) error {
 		batch := db.NewBatch()
 		defer func() { _ = batch.Close() }()
-		for j, kv := range kvs {
+		for j, kv := range series.append(c, i) {
 			k := append(keys[c][:0], kv[0]...)
 			switch k[0] {
 			case kindEvent: // every event has a key of its own, as in a log
@@ -155,23 +157,83 @@ func benchRawAppends(b *testing.B, clients, n int) {
 	})
 }
 
-// appendKVs returns the keys and values of the pebble batch the engine writes for one
-// append of n events (events, the stream's head with recents, the partition's next
-// offset), built by the engine itself.
-func appendKVs(b *testing.B, n int) [][2][]byte {
+// rawSeries holds the keys and values of the pebble batches the engine writes for
+// rawSeriesLen successive appends of n events (benchEvent's, stamped as the appender
+// stamps them) to one stream: its events, the stream's head with its recents, the
+// partition's next offset, built by the engine itself (writer.build).
+type rawSeries struct {
+	batches [][][2][]byte
+	full    int // the first append whose head holds stream.RecentWindow recents
+}
+
+const rawSeriesLen = 256
+
+// append returns the batch for client c's i-th append, the (i/8)-th of its stream i%8
+// (the Strata clients spread their appends over 8 streams each): the stream's first
+// appends have heads with fewer recents, as Strata's do; every later one is one of the
+// series' full-head appends, picked so that neighbouring appends write different bytes
+// (Strata writes each event once: repeating one value would let compression shrink the
+// raw store, and with it compactions, far below Strata's).
+func (r *rawSeries) append(c, i int) [][2][]byte {
+	if k := i / 8; k < r.full {
+		return r.batches[k]
+	}
+	return r.batches[r.full+(c*7919+i)%(len(r.batches)-r.full)]
+}
+
+var (
+	rawSeriesMu    sync.Mutex
+	rawSeriesCache = map[int]*rawSeries{}
+)
+
+// appendKVs returns the rawSeries of appends of n events, built once per process.
+func appendKVs(b *testing.B, n int) *rawSeries {
 	b.Helper()
-	r := batchrepr.Read(groupRepr(b, n, 1))
-	var kvs [][2][]byte
-	for {
-		_, k, v, ok, err := r.Next()
+	rawSeriesMu.Lock()
+	defer rawSeriesMu.Unlock()
+	if r, ok := rawSeriesCache[n]; ok {
+		return r
+	}
+	e := openTest(b, b.TempDir(), 1)
+	p := openPartition(b, e, 0)
+	s := streamsIn("order", 0, 1, 1)[0]
+	var head stream.Head
+	r := &rawSeries{full: (stream.RecentWindow + n - 1) / n}
+	for k := range rawSeriesLen {
+		a := appender.StreamAppend{Stream: s, Prior: head}
+		for j := range n {
+			ev := benchEvent(fmt.Sprintf("c0-%d-%d", k, j))
+			event.Stamp(ev, s.Type, s.ID, head.Version+int64(j)+1)
+			a.Events = append(a.Events, ev)
+		}
+		group := []appender.StreamAppend{a}
+		batch := e.db.NewBatch()
+		if _, _, err := p.(*writer).build(e.db, batch, group, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+		var kvs [][2][]byte
+		for rd := batchrepr.Read(batch.Repr()); ; {
+			_, k, v, ok, err := rd.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			kvs = append(kvs, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+		}
+		_ = batch.Close()
+		r.batches = append(r.batches, kvs)
+		pos, err := p.Commit(context.Background(), group)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if !ok {
-			return kvs
-		}
-		kvs = append(kvs, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+		heads := map[stream.ID]stream.Head{}
+		advance(heads, group, pos)
+		head = heads[s]
 	}
+	rawSeriesCache[n] = r
+	return r
 }
 
 // BenchmarkLocalProjections measures the built-in projections of `strata dev` (index,
