@@ -66,7 +66,7 @@ type writer struct {
 	store Store
 	cfg   Config
 	queue chan *op
-	cache map[stream.ID]stream.Head
+	cache map[stream.ID]cachedHead
 	log   *zap.Logger
 	fence bool // set when the partition turned out to belong to a newer owner
 
@@ -92,7 +92,7 @@ const stopGrace = 10 * time.Second
 func newWriter(p int, part Partition, store Store, cfg Config) *writer {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &writer{p: p, part: part, store: store, cfg: cfg, queue: make(chan *op, cfg.QueueDepth),
-		cache: make(map[stream.ID]stream.Head), log: cfg.Logger.With(zap.Int("partition", p)),
+		cache: make(map[stream.ID]cachedHead), log: cfg.Logger.With(zap.Int("partition", p)),
 		ctx: ctx, cancel: cancel, stopCh: make(chan struct{}), exited: make(chan struct{})}
 	w.opened.Store(part != nil)
 	return w
@@ -215,8 +215,8 @@ func (w *writer) owned(err error) error {
 }
 
 func (w *writer) headOf(ctx context.Context, s stream.ID) (stream.Head, error) {
-	if h, ok := w.cache[s]; ok {
-		return h, nil
+	if c, ok := w.cache[s]; ok {
+		return c.head, nil
 	}
 	h, err := w.part.Head(ctx, s)
 	if err != nil {
@@ -228,7 +228,7 @@ func (w *writer) headOf(ctx context.Context, s stream.ID) (stream.Head, error) {
 	if len(w.cache) >= w.cfg.HeadCacheSize {
 		clear(w.cache)
 	}
-	w.cache[s] = h
+	w.cache[s] = cachedHead{head: h}
 	return h, nil
 }
 
@@ -444,7 +444,7 @@ func (w *writer) committed(g *group, positions [][]stream.Position) []answer {
 			recents[j] = stream.Recent{Source: e.Source(), EventID: e.ID(),
 				Version: sa.Prior.Version + int64(j) + 1, Position: positions[i][j]}
 		}
-		w.cache[sa.Stream] = sa.Prior.Advance(recents)
+		w.cache[sa.Stream] = w.cachedFor(sa.Stream, sa.Prior).advance(recents)
 	}
 	answers := make([]answer, len(g.accepted))
 	for i, o := range g.accepted {
@@ -453,6 +453,47 @@ func (w *writer) committed(g *group, positions [][]stream.Position) []answer {
 		answers[i] = answer{o: o, res: Result{Version: sa.Prior.Version + int64(o.first+n), Positions: positions[o.slot][o.first : o.first+n]}}
 	}
 	return answers
+}
+
+// cachedFor returns the cache entry whose head is prior, or one without spare room.
+func (w *writer) cachedFor(s stream.ID, prior stream.Head) cachedHead {
+	if c, ok := w.cache[s]; ok && c.head.Version == prior.Version && len(c.head.Recent) == len(prior.Recent) &&
+		(len(prior.Recent) == 0 || &c.head.Recent[0] == &prior.Recent[0]) {
+		return c
+	}
+	return cachedHead{head: prior}
+}
+
+// cachedHead is a committed head and the array its recents live in. head.Recent is a
+// slice of buf whose capacity ends where it ends, so no holder of the head can append to
+// it; buf's room after it is used only by this entry's successor. A stream's cache entry
+// advances at most once (when the next group commits, which replaces the entry), so
+// committing an append copies its own recents instead of the whole window (64 recents, a
+// few KB) and allocates a new array once per RecentWindow events.
+type cachedHead struct {
+	head stream.Head
+	buf  []stream.Recent // head.Recent == buf[len(buf)-len(head.Recent):len(buf):len(buf)]
+}
+
+// advance returns the entry of c.head.Advance(added).
+func (c cachedHead) advance(added []stream.Recent) cachedHead {
+	version := c.head.Version + int64(len(added))
+	if len(added) == 0 {
+		return cachedHead{head: stream.Head{Version: version, Recent: c.head.Recent}, buf: c.buf}
+	}
+	buf := c.buf
+	if len(buf)+len(added) > cap(buf) || len(added) > stream.RecentWindow {
+		older := c.head.Recent
+		if len(added) >= stream.RecentWindow {
+			added, older = added[len(added)-stream.RecentWindow:], nil
+		} else if drop := len(older) + len(added) - stream.RecentWindow; drop > 0 {
+			older = older[drop:]
+		}
+		buf = append(make([]stream.Recent, 0, 2*stream.RecentWindow), older...)
+	}
+	buf = append(buf, added...)
+	start := max(len(buf)-len(c.head.Recent)-len(added), len(buf)-stream.RecentWindow, 0)
+	return cachedHead{head: stream.Head{Version: version, Recent: buf[start:len(buf):len(buf)]}, buf: buf}
 }
 
 // recover resolves an unknown outcome, then answers each accepted append from its head.

@@ -41,22 +41,78 @@ func appendAdvancedHead(dst []byte, version int64, older, added []stream.Recent,
 			older = older[drop:]
 		}
 	}
+	dst = appendHeadStart(dst, version, topic, partition, len(older)+len(added))
+	dst, err := appendRecents(dst, older, topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	return appendRecents(dst, added, topic, partition)
+}
+
+// appendSplicedHead is appendAdvancedHead with the older recents given as they are stored:
+// entries, n of them, as headEntries returns them from the older head's stored value. It
+// copies those bytes instead of encoding the recents again (64 scattered strings each).
+func appendSplicedHead(dst []byte, version int64, entries []byte, n int, added []stream.Recent, topic string, partition int32) ([]byte, error) {
+	if drop := n + len(added) - maxHeadRecents; drop > 0 {
+		if drop >= n {
+			added, entries, n = added[drop-n:], nil, 0
+		} else {
+			d := decoder{b: entries}
+			for range drop {
+				d.bytes() // source
+				d.bytes() // event id
+				d.uvarint()
+				d.uvarint()
+			}
+			if d.err != nil {
+				return nil, fmt.Errorf("%w: stored recents: %v", ErrBadGroup, d.err)
+			}
+			entries, n = d.b, n-drop
+		}
+	}
+	dst = appendHeadStart(dst, version, topic, partition, n+len(added))
+	dst = append(dst, entries...)
+	return appendRecents(dst, added, topic, partition)
+}
+
+// headEntries returns the encoded recents of a stored head value and their count.
+func headEntries(v []byte) ([]byte, int, bool) {
+	if len(v) < headFixedSize || v[0] != headFormat {
+		return nil, 0, false
+	}
+	d := decoder{b: v[headFixedSize:]}
+	d.bytes() // topic
+	if d.err != nil || len(d.b) < 4 {
+		return nil, 0, false
+	}
+	d.b = d.b[4:] // partition
+	n := d.uvarint()
+	if d.err != nil || n > maxHeadRecents {
+		return nil, 0, false
+	}
+	return d.b, int(n), true
+}
+
+// appendHeadStart encodes a head's fields before its recents.
+func appendHeadStart(dst []byte, version int64, topic string, partition int32, count int) []byte {
 	dst = append(dst, headFormat)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(version))
-	dst = appendLenPrefixed(dst, []byte(topic))
+	dst = appendLenPrefixed(dst, topic)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(partition))
-	dst = binary.AppendUvarint(dst, uint64(len(older)+len(added)))
-	for _, rs := range [2][]stream.Recent{older, added} {
-		for _, r := range rs {
-			if r.Position.Topic != topic || r.Position.Partition != partition || r.Version < 1 || r.Position.Offset < 0 {
-				return nil, fmt.Errorf("%w: recent event %s at %+v, version %d, is not of topic-partition %s/%d",
-					ErrBadGroup, r.EventID, r.Position, r.Version, topic, partition)
-			}
-			dst = appendLenPrefixed(dst, []byte(r.Source))
-			dst = appendLenPrefixed(dst, []byte(r.EventID))
-			dst = binary.AppendUvarint(dst, uint64(r.Version))
-			dst = binary.AppendUvarint(dst, uint64(r.Position.Offset))
+	return binary.AppendUvarint(dst, uint64(count))
+}
+
+// appendRecents encodes recents of topic-partition (topic, partition).
+func appendRecents(dst []byte, rs []stream.Recent, topic string, partition int32) ([]byte, error) {
+	for _, r := range rs {
+		if r.Position.Topic != topic || r.Position.Partition != partition || r.Version < 1 || r.Position.Offset < 0 {
+			return nil, fmt.Errorf("%w: recent event %s at %+v, version %d, is not of topic-partition %s/%d",
+				ErrBadGroup, r.EventID, r.Position, r.Version, topic, partition)
 		}
+		dst = appendLenPrefixed(dst, r.Source)
+		dst = appendLenPrefixed(dst, r.EventID)
+		dst = binary.AppendUvarint(dst, uint64(r.Version))
+		dst = binary.AppendUvarint(dst, uint64(r.Position.Offset))
 	}
 	return dst, nil
 }

@@ -36,6 +36,22 @@ func TestAppendAdvancedHead(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("older %d, added %d: encodings differ", older, added)
 			}
+			// The writer's path: copy the older recents from the prior head's stored value.
+			stored, err := appendHead(nil, prior, topic, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries, n, ok := headEntries(stored)
+			if !ok || n != older {
+				t.Fatalf("older %d: headEntries = %d recents, %v", older, n, ok)
+			}
+			spliced, err := appendSplicedHead(nil, prior.Version+int64(added), entries, n, add, topic, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(spliced, want) {
+				t.Fatalf("older %d, added %d: spliced encoding differs", older, added)
+			}
 		}
 	}
 }

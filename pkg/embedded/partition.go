@@ -58,10 +58,50 @@ type writer struct {
 	// applied holds the next offset of each topic after the groups this writer applied,
 	// synced or not; readers see Engine's partState.next, which advances after the sync.
 	applied map[string]int64
+	// topics holds Engine.Topic's answers, by aggregate type: one string per topic, so
+	// that no append builds its topic's name and comparing positions' topics (64 per
+	// head) mostly compares pointers. Cleared when it reaches maxKnownTopics.
+	topics map[string]string
+	// stored holds the head values this writer committed, by stream, for the newest
+	// maxStoredHeads streams it wrote (cleared when full): a stream's next head copies
+	// its older recents from there instead of encoding them again. Updated only after a
+	// commit succeeded, like versions.
+	stored map[stream.ID]storedHead
+	// built holds the heads the last build encoded, in builtVals, until remember.
+	built     []builtHead
+	builtVals []byte
 }
 
-// maxKnownVersions bounds writer.versions.
-const maxKnownVersions = 1 << 16
+type storedHead struct {
+	version int64
+	val     []byte
+}
+
+type builtHead struct {
+	s          stream.ID
+	version    int64
+	start, end int // in builtVals
+}
+
+// maxKnownVersions bounds writer.versions; maxKnownTopics bounds writer.topics.
+const (
+	maxKnownVersions = 1 << 16
+	maxKnownTopics   = 1 << 10
+	maxStoredHeads   = 1 << 11
+)
+
+// topic returns w.e.Topic(aggType), the same string every time.
+func (w *writer) topic(aggType string) string {
+	if t, ok := w.topics[aggType]; ok {
+		return t
+	}
+	if w.topics == nil || len(w.topics) >= maxKnownTopics {
+		w.topics = make(map[string]string)
+	}
+	t := w.e.Topic(aggType)
+	w.topics[aggType] = t
+	return t
+}
 
 // Head returns the committed head of s.
 func (w *writer) Head(_ context.Context, s stream.ID) (stream.Head, error) {
@@ -227,12 +267,15 @@ func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAp
 		}
 		running.Added = append(running.Added, recents...)
 	}
+	w.built, w.builtVals = w.built[:0], w.builtVals[:0]
 	for _, s := range order {
 		h := heads[s]
 		var err error
-		if w.val, err = appendAdvancedHead(w.val[:0], h.Version(), h.Prior.Recent, h.Added, w.e.Topic(s.Type), int32(w.p)); err != nil {
+		if w.val, err = w.encodeHead(w.val[:0], s, h); err != nil {
 			return nil, nil, fmt.Errorf("head of %s: %w", s, err)
 		}
+		w.built = append(w.built, builtHead{s: s, version: h.Version(), start: len(w.builtVals), end: len(w.builtVals) + len(w.val)})
+		w.builtVals = append(w.builtVals, w.val...)
 		w.key = headKey(w.key[:0], s.Type, s.ID)
 		if err := b.Set(w.key, w.val, nil); err != nil {
 			return nil, nil, err
@@ -246,7 +289,20 @@ func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAp
 	return next, positions, nil
 }
 
-// remember records the versions a committed group gave its streams.
+// encodeHead appends the stored value of h, the new head of s. When this writer stored the
+// head h advances (same version, same number of recents), it copies that value's recents.
+func (w *writer) encodeHead(dst []byte, s stream.ID, h *stream.Pending) ([]byte, error) {
+	topic := w.topic(s.Type)
+	if old, ok := w.stored[s]; ok && old.version == h.Prior.Version {
+		if entries, n, ok := headEntries(old.val); ok && n == len(h.Prior.Recent) {
+			return appendSplicedHead(dst, h.Version(), entries, n, h.Added, topic, int32(w.p))
+		}
+	}
+	return appendAdvancedHead(dst, h.Version(), h.Prior.Recent, h.Added, topic, int32(w.p))
+}
+
+// remember records the versions and heads a committed group gave its streams (the heads
+// of the last build, which built that group).
 func (w *writer) remember(group []appender.StreamAppend) {
 	if w.versions == nil || len(w.versions) >= maxKnownVersions {
 		w.versions = make(map[stream.ID]int64)
@@ -254,6 +310,14 @@ func (w *writer) remember(group []appender.StreamAppend) {
 	for _, a := range group { // a stream's later appends come later: the last one wins
 		w.versions[a.Stream] = a.Prior.Version + int64(len(a.Events))
 	}
+	if w.stored == nil || len(w.stored)+len(w.built) > maxStoredHeads {
+		w.stored = make(map[stream.ID]storedHead)
+	}
+	for _, b := range w.built {
+		old := w.stored[b.s]
+		w.stored[b.s] = storedHead{version: b.version, val: append(old.val[:0], w.builtVals[b.start:b.end]...)}
+	}
+	w.built = w.built[:0]
 }
 
 // checkAppend checks one append against the Commit contract and the stream's head.
@@ -280,7 +344,7 @@ func (w *writer) checkAppend(a *appender.StreamAppend, current int64) error {
 // addEvents adds an append's events to b at the next offsets of their topic-partition.
 func (w *writer) addEvents(b *pebble.Batch, a *appender.StreamAppend, next map[string]int64, now time.Time) (
 	[]stream.Recent, error) {
-	topic := w.e.Topic(a.Stream.Type)
+	topic := w.topic(a.Stream.Type)
 	off, ok := next[topic]
 	if !ok {
 		off, ok = w.applied[topic]

@@ -68,7 +68,7 @@ func recordChecksum(pebbleKey, body []byte) uint32 {
 	return crc32.Update(crc32.Checksum(pebbleKey, castagnoli), castagnoli, body)
 }
 
-func appendLenPrefixed(dst, b []byte) []byte {
+func appendLenPrefixed[T string | []byte](dst []byte, b T) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b)))
 	return append(dst, b...)
 }
