@@ -296,10 +296,10 @@ func checkRequest(req Request, limits event.Limits) error {
 		if err := event.CheckStream(e, req.Stream.Type, req.Stream.ID); err != nil {
 			return err
 		}
-		k := [2]string{e.Source(), e.ID()}
+		k := [2]string{event.Source(e), e.ID()}
 		if seen[k] {
 			return &event.ValidationError{Code: event.CodeDuplicateEvent, Attribute: "id",
-				Detail: fmt.Sprintf("(source %q, id %q) appears twice in one append", e.Source(), e.ID())}
+				Detail: fmt.Sprintf("(source %q, id %q) appears twice in one append", event.Source(e), e.ID())}
 		}
 		seen[k] = true
 	}

@@ -393,7 +393,7 @@ func (w *writer) accept(g *group, o *op, head *stream.Pending) {
 	for _, e := range o.req.Events {
 		v := head.Version() + 1
 		event.Stamp(e, s.Type, s.ID, v)
-		head.Added = append(head.Added, stream.Recent{Source: e.Source(), EventID: e.ID(), Version: v})
+		head.Added = append(head.Added, stream.Recent{Source: event.Source(e), EventID: e.ID(), Version: v})
 	}
 	sa.Events = append(sa.Events, o.req.Events...)
 	g.accepted = append(g.accepted, o)
@@ -409,16 +409,16 @@ type finder interface {
 // among head's recent events. A committed retry has Positions; one that matches an append
 // accepted earlier in the same group has none yet (positions are zero).
 func retryOutcome(head finder, events []*event.Event) (Result, bool, error) {
-	first, ok := head.Find(events[0].Source(), events[0].ID())
+	first, ok := head.Find(event.Source(events[0]), events[0].ID())
 	if !ok {
 		return Result{}, false, nil
 	}
 	res := Result{Version: first.Version + int64(len(events)) - 1, Duplicate: true}
 	pending := false
 	for i, e := range events {
-		r, ok := head.Find(e.Source(), e.ID())
+		r, ok := head.Find(event.Source(e), e.ID())
 		if !ok || r.Version != first.Version+int64(i) {
-			return Result{}, true, fmt.Errorf("%w: event %d (source %q, id %q)", ErrPartialRetry, i, e.Source(), e.ID())
+			return Result{}, true, fmt.Errorf("%w: event %d (source %q, id %q)", ErrPartialRetry, i, event.Source(e), e.ID())
 		}
 		pending = pending || r.Position == (stream.Position{})
 		res.Positions = append(res.Positions, r.Position)
@@ -441,7 +441,7 @@ func (w *writer) committed(g *group, positions [][]stream.Position) []answer {
 	for i, sa := range g.appends {
 		recents := make([]stream.Recent, len(sa.Events))
 		for j, e := range sa.Events {
-			recents[j] = stream.Recent{Source: e.Source(), EventID: e.ID(),
+			recents[j] = stream.Recent{Source: event.Source(e), EventID: e.ID(),
 				Version: sa.Prior.Version + int64(j) + 1, Position: positions[i][j]}
 		}
 		w.cache[sa.Stream] = w.cachedFor(sa.Stream, sa.Prior).advance(recents)

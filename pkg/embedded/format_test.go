@@ -62,7 +62,7 @@ func TestFormat_Record(t *testing.T) {
 	key := eventKey(nil, "strata.order.events", 3, 7)
 	ev := newEvent(stream.ID{Type: "order", ID: "o-1"}, 1) // odd version: no event time
 	commitTime := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	kr, err := eventRecord(ev, "o-1", commitTime)
+	kr, err := eventRecord(nil, ev, "o-1", commitTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestFormat_Record(t *testing.T) {
 // so that decoding gets past it.
 func FuzzDecodeRecord(f *testing.F) {
 	key := eventKey(nil, "strata.order.events", 0, 0)
-	kr, _ := eventRecord(newEvent(stream.ID{Type: "order", ID: "o-1"}, 2), "o-1", time.Unix(0, 0))
+	kr, _ := eventRecord(nil, newEvent(stream.ID{Type: "order", ID: "o-1"}, 2), "o-1", time.Unix(0, 0))
 	f.Add(appendRecord(nil, key, &kr)[5:])
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -49,7 +49,7 @@ type writer struct {
 	state  *partState
 	closed atomic.Bool
 
-	key, val []byte // scratch
+	key, val, json []byte // scratch
 
 	// versions holds the versions this writer committed, by stream: the stored head of a
 	// stream in it needs no read (the writer is the partition's only writer while open).
@@ -360,17 +360,18 @@ func (w *writer) addEvents(b *pebble.Batch, a *appender.StreamAppend, next map[s
 		if err := checkStamp(ev, a.Stream, version); err != nil {
 			return nil, err
 		}
-		rec, err := eventRecord(ev, a.Stream.ID, now)
+		rec, err := eventRecord(w.json, ev, a.Stream.ID, now)
 		if err != nil {
 			return nil, err
 		}
+		w.json = rec.Value
 		w.key = eventKey(w.key[:0], topic, int32(w.p), off)
 		w.val = appendRecord(w.val[:0], w.key, &rec)
 		if err := b.Set(w.key, w.val, nil); err != nil {
 			return nil, err
 		}
 		pos := stream.Position{Topic: topic, Partition: int32(w.p), Offset: off}
-		recents = append(recents, stream.Recent{Source: ev.Source(), EventID: ev.ID(), Version: version, Position: pos})
+		recents = append(recents, stream.Recent{Source: event.Source(ev), EventID: ev.ID(), Version: version, Position: pos})
 		off++
 	}
 	next[topic] = off

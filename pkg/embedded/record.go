@@ -143,9 +143,10 @@ func (d *decoder) bytes() []byte {
 }
 
 // eventRecord turns a stamped event of aggregate aggID into its Kafka record (structured
-// mode). The record timestamp is the event's time, or now when the event has none.
-func eventRecord(e *event.Event, aggID string, now time.Time) (kafkaRecord, error) {
-	value, err := e.MarshalJSON()
+// mode), its value written over dst. The record timestamp is the event's time, or now when
+// the event has none.
+func eventRecord(dst []byte, e *event.Event, aggID string, now time.Time) (kafkaRecord, error) {
+	value, err := event.AppendJSON(dst[:0], e)
 	if err != nil {
 		return kafkaRecord{}, fmt.Errorf("encode event %s: %w", e.ID(), err)
 	}
@@ -156,10 +157,13 @@ func eventRecord(e *event.Event, aggID string, now time.Time) (kafkaRecord, erro
 	return kafkaRecord{
 		Timestamp: ts.UnixMilli(),
 		Key:       []byte(aggID),
-		Headers:   []recordHeader{{Name: headerContentType, Value: []byte(contentTypeCE)}},
+		Headers:   structuredHeaders,
 		Value:     value,
 	}, nil
 }
+
+// structuredHeaders are the headers of every record eventRecord makes (never modified).
+var structuredHeaders = []recordHeader{{Name: headerContentType, Value: []byte(contentTypeCE)}}
 
 // recordEvent decodes the event a record carries.
 func recordEvent(pebbleKey []byte, r kafkaRecord) (event.Event, error) {

@@ -3,8 +3,10 @@ package event
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
@@ -174,3 +176,31 @@ func StreamOf(e *Event) (aggType, aggID string) { return AggregateType(e), Aggre
 
 // StreamString renders a stream name as "type/id" for logs and errors.
 func StreamString(aggType, aggID string) string { return fmt.Sprintf("%s/%s", aggType, aggID) }
+
+// Source returns e.Source(). For the 1.0 context and a source that is a plain path
+// (letters, digits, "-._~/", not starting with "//", nothing else set in the URL), which
+// sdk-go prints unchanged, it returns the path without printing the URL: sdk-go builds a
+// new string on every call, and the append path asks an event for its source several times.
+func Source(e *Event) string {
+	if ec, ok := e.Context.(*cloudevents.EventContextV1); ok && plainPath(&ec.Source.URL) {
+		return ec.Source.Path
+	}
+	return e.Source()
+}
+
+func plainPath(u *url.URL) bool {
+	if u.Scheme != "" || u.Opaque != "" || u.User != nil || u.Host != "" || u.RawPath != "" ||
+		u.ForceQuery || u.RawQuery != "" || u.Fragment != "" || u.RawFragment != "" || u.OmitHost ||
+		strings.HasPrefix(u.Path, "//") {
+		return false
+	}
+	for i := 0; i < len(u.Path); i++ {
+		switch c := u.Path[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '.', c == '_', c == '~', c == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -84,7 +84,7 @@ func (v *attrView) get(name string) string {
 func attributes(e *Event, ext map[string]any) []attr {
 	out := make([]attr, 0, 8+len(ext))
 	out = append(out, attr{"specversion", e.SpecVersion()}, attr{"id", e.ID()},
-		attr{"source", e.Source()}, attr{"type", e.Type()})
+		attr{"source", Source(e)}, attr{"type", e.Type()})
 	if s := e.Subject(); s != "" {
 		out = append(out, attr{"subject", s})
 	}
@@ -160,7 +160,7 @@ func checkRequired(e *Event, v *attrView) error {
 			return invalid(CodeMissingAttribute, attr, "is required and must not be empty")
 		}
 	}
-	if !stableURI(e.Source()) {
+	if !stableURI(Source(e)) {
 		return invalid(CodeInvalidAttribute, "source", "must be a URI-reference that reads back as itself")
 	}
 	return nil
