@@ -7,8 +7,9 @@
 // Guarantees:
 //   - Exactly once in effect (I5). Per partition, events are applied in offset order in
 //     batches; a batch's writes (one Tx) and the partition's checkpoint are committed in one
-//     atomic Store.Commit (Redis: one Lua call), which refuses the batch if the stored
-//     checkpoint is no longer where the batch started (ErrStaleCheckpoint). On assignment a
+//     atomic Store.Commit (Redis: one MULTI/EXEC under WATCH of the checkpoint hash), which
+//     refuses the batch if the stored checkpoint is no longer where the batch started
+//     (ErrStaleCheckpoint), and then writes nothing. On assignment a
 //     Runner starts from its stored checkpoint, never from the group's offsets; rebalances
 //     wait while a batch is applied, and a revocation waits for the commit in flight. A
 //     crash, a handler error or a cancelled context between two commits leaves the previous
