@@ -175,10 +175,9 @@ func checkOptional(e *Event, v *attrView) error {
 			return invalid(CodeInvalidAttribute, attr, "must not begin or end with white space")
 		}
 	}
-	if ct := e.DataContentType(); ct != "" {
-		if _, _, err := mime.ParseMediaType(ct); err != nil {
-			return invalid(CodeInvalidAttribute, "datacontenttype", "must be an RFC 2046 media type: %v", err)
-		}
+	if ct := e.DataContentType(); ct != "" && !validMediaType(ct) {
+		_, _, err := mime.ParseMediaType(ct)
+		return invalid(CodeInvalidAttribute, "datacontenttype", "must be an RFC 2046 media type: %v", err)
 	}
 	if ds := e.DataSchema(); ds != "" {
 		if u, err := url.Parse(ds); err != nil || !u.IsAbs() || !stableURI(ds) {
@@ -198,32 +197,51 @@ func checkOptional(e *Event, v *attrView) error {
 // same way again ("A:/%2F " prints as "a://%20", which does not parse), so an event whose
 // URI is not such a fixed point would change, or fail, on its next decode.
 //
-// The answer for each of the first stableCacheSize distinct short URIs is remembered: an
+// The answer for each of the first answersSize distinct short URIs is remembered: an
 // event's source is usually one of a few, and the parse and print cost more than the
 // rest of its checks.
-func stableURI(s string) bool {
-	if len(s) > stableCacheMaxLen {
-		return computeStableURI(s)
-	}
-	if ok, hit := stableCache.Load(s); hit {
-		return ok.(bool)
-	}
-	ok := computeStableURI(s)
-	if stableCacheLen.Add(1) <= stableCacheSize {
-		stableCache.Store(s, ok)
-	}
-	return ok
+func stableURI(s string) bool { return stableURIs.get(s) }
+
+// validMediaType reports whether s parses as an RFC 2046 media type, remembering the
+// answer like stableURI: an event's datacontenttype is usually one of a few, and
+// mime.ParseMediaType builds a map of parameters on every call.
+func validMediaType(s string) bool { return mediaTypes.get(s) }
+
+var (
+	stableURIs = answers{compute: computeStableURI}
+	mediaTypes = answers{compute: func(s string) bool {
+		_, _, err := mime.ParseMediaType(s)
+		return err == nil
+	}}
+)
+
+// answers remembers compute's answer for each of the first answersSize distinct strings
+// of at most answersMaxLen bytes it is asked about; longer or later ones are computed
+// every time.
+type answers struct {
+	compute func(string) bool
+	cache   sync.Map // string → bool
+	n       atomic.Int64
 }
 
 const (
-	stableCacheSize   = 4096
-	stableCacheMaxLen = 512
+	answersSize   = 4096
+	answersMaxLen = 512
 )
 
-var (
-	stableCache    sync.Map // string → bool
-	stableCacheLen atomic.Int64
-)
+func (a *answers) get(s string) bool {
+	if len(s) > answersMaxLen {
+		return a.compute(s)
+	}
+	if ok, hit := a.cache.Load(s); hit {
+		return ok.(bool)
+	}
+	ok := a.compute(s)
+	if a.n.Add(1) <= answersSize {
+		a.cache.Store(s, ok)
+	}
+	return ok
+}
 
 func computeStableURI(s string) bool {
 	u, err := url.Parse(s)
