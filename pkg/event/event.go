@@ -40,16 +40,45 @@ var (
 // becomes part of a Kafka topic name); an id is 1–256 characters of letters, digits and
 // ". _ : @ + = ~ -", starting with a letter or digit (it is safe in a URL path segment).
 func ValidateStreamName(aggType, aggID string) error {
-	if !typeNameRe.MatchString(aggType) {
+	if !validTypeName(aggType) {
 		return invalid(CodeInvalidStreamName, ExtAggregateType,
 			"aggregate type %q must match %s", aggType, typeNameRe)
 	}
-	if !idRe.MatchString(aggID) {
+	if !validAggID(aggID) {
 		return invalid(CodeInvalidStreamName, ExtAggregateID,
 			"aggregate id %q must match %s", aggID, idRe)
 	}
 	return nil
 }
+
+// validTypeName reports whether s matches typeNameRe, checked by hand (FuzzStreamName
+// compares): the append path checks every stream's name, and the regexp was a visible share.
+func validTypeName(s string) bool {
+	if len(s) < 1 || len(s) > 63 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validAggID reports whether s matches idRe, checked by hand like validTypeName.
+func validAggID(s string) bool {
+	if len(s) < 1 || len(s) > 256 || !alnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && strings.IndexByte("._:@+=~-", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func alnum(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
 
 // New returns an empty CloudEvent 1.0.
 func New() Event { return cloudevents.New(SpecVersion) }

@@ -149,7 +149,7 @@ func (p Pending) Find(source, id string) (Recent, bool) {
 		added = added[len(added)-RecentWindow:]
 	}
 	for _, r := range added {
-		if r.EventID == id && r.Source == source {
+		if sameID(r, source, id) {
 			return r, true
 		}
 	}
@@ -158,7 +158,7 @@ func (p Pending) Find(source, id string) (Recent, bool) {
 		older = older[len(older)-keep:]
 	}
 	for _, r := range older {
-		if r.EventID == id && r.Source == source {
+		if sameID(r, source, id) {
 			return r, true
 		}
 	}
@@ -171,9 +171,18 @@ func (p Pending) Head() Head { return p.Prior.Advance(p.Added) }
 // Find returns the recent entry with the given (source, id).
 func (h Head) Find(source, id string) (Recent, bool) {
 	for _, r := range h.Recent {
-		if r.EventID == id && r.Source == source {
+		if sameID(r, source, id) {
 			return r, true
 		}
 	}
 	return Recent{}, false
+}
+
+// sameID reports whether r is the event (source, id). Ids of one stream's events often
+// share a long prefix and differ at the end ("c1-17-0", "c1-18-0"), so it compares the
+// lengths and the last bytes before the whole strings: a head holds 64 recents, and every
+// append looks through them for a retry.
+func sameID(r Recent, source, id string) bool {
+	return len(r.EventID) == len(id) && (len(id) == 0 || r.EventID[len(id)-1] == id[len(id)-1]) &&
+		r.EventID == id && r.Source == source
 }
