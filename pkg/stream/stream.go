@@ -179,10 +179,17 @@ func (h Head) Find(source, id string) (Recent, bool) {
 }
 
 // sameID reports whether r is the event (source, id). Ids of one stream's events often
-// share a long prefix and differ at the end ("c1-17-0", "c1-18-0"), so it compares the
-// lengths and the last bytes before the whole strings: a head holds 64 recents, and every
-// append looks through them for a retry.
+// share a long prefix and differ near the end ("c1-17-0", "c1-18-0"), so it compares ids
+// from their last byte backwards: a head holds 64 recents, and every append looks through
+// them for a retry, and nearly all of them differ.
 func sameID(r Recent, source, id string) bool {
-	return len(r.EventID) == len(id) && (len(id) == 0 || r.EventID[len(id)-1] == id[len(id)-1]) &&
-		r.EventID == id && r.Source == source
+	if len(r.EventID) != len(id) {
+		return false
+	}
+	for i := len(id) - 1; i >= 0; i-- {
+		if r.EventID[i] != id[i] {
+			return false
+		}
+	}
+	return r.Source == source
 }
