@@ -8,8 +8,10 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -197,11 +199,14 @@ func BenchmarkProjectionThroughput(b *testing.B) {
 			b.Run(p.name, func(b *testing.B) {
 				b.ReportAllocs()
 				var total, startup time.Duration
+				var cpu cpuMeter
 				passes := 0
 				for b.Loop() {
 					version++
 					proj := p.make(version)
+					cpu.start(e)
 					d, first := e.runPass(b, proj)
+					cpu.stop(e)
 					total, startup, passes = total+d, startup+first, passes+1
 					b.StopTimer()
 					e.dropPass(b, proj)
@@ -209,6 +214,7 @@ func BenchmarkProjectionThroughput(b *testing.B) {
 				}
 				b.ReportMetric(float64(benchCorpusEvents*passes)/total.Seconds(), "events/s")
 				b.ReportMetric(float64(startup.Milliseconds())/float64(passes), "first-ms")
+				cpu.report(b, benchCorpusEvents*passes)
 			})
 		}
 	})
@@ -218,9 +224,12 @@ func BenchmarkProjectionThroughput(b *testing.B) {
 func benchConsume(b *testing.B, e *env, topic string, ends map[int32]int64, decode bool) {
 	b.ReportAllocs()
 	var total, startup time.Duration
+	var cpu cpuMeter
 	passes := 0
 	for b.Loop() {
+		cpu.start(e)
 		n, d, first := e.consumeAll(b, topic, ends, decode)
+		cpu.stop(e)
 		if n != benchCorpusEvents {
 			b.Fatalf("read %d events, want %d", n, benchCorpusEvents)
 		}
@@ -228,6 +237,51 @@ func benchConsume(b *testing.B, e *env, topic string, ends map[int32]int64, deco
 	}
 	b.ReportMetric(float64(benchCorpusEvents*passes)/total.Seconds(), "events/s")
 	b.ReportMetric(float64(startup.Milliseconds())/float64(passes), "first-ms")
+	cpu.report(b, benchCorpusEvents*passes)
+}
+
+// cpuMeter adds up the CPU time of passes: this process's (user + system, getrusage) and
+// Redis's (INFO cpu). On a shared machine CPU per event varies much less than wall time.
+type cpuMeter struct {
+	proc, redis   time.Duration
+	proc0, redis0 time.Duration
+}
+
+func (m *cpuMeter) start(e *env) { m.proc0, m.redis0 = procCPU(), redisCPU(e) }
+func (m *cpuMeter) stop(e *env) {
+	m.proc += procCPU() - m.proc0
+	m.redis += redisCPU(e) - m.redis0
+}
+
+// report adds the metrics cpu-µs/event (this process) and redis-µs/event.
+func (m *cpuMeter) report(b *testing.B, events int) {
+	b.ReportMetric(float64(m.proc.Microseconds())/float64(events), "cpu-µs/event")
+	b.ReportMetric(float64(m.redis.Microseconds())/float64(events), "redis-µs/event")
+}
+
+func procCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is Redis's used_cpu_user + used_cpu_sys (0 when INFO fails).
+func redisCPU(e *env) time.Duration {
+	info, err := e.rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_user" || k == "used_cpu_sys" {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 // consumeAll reads topic from the start to ends and returns the number of events, the time

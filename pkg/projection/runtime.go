@@ -21,7 +21,11 @@ type Config struct {
 	Kafka       []string // seed brokers
 	Group       string   // consumer group prefix; each projection version is its own group
 	TopicPrefix string   // event topics are <prefix>.<type>.events; default "strata"
-	MaxBatch    int      // records per poll; default 1000
+	// MaxBatch is the most records a poll takes (and so a batch of one partition); default
+	// 4000. Larger batches write a document or index head touched by several of their
+	// events once, and commit less often; a poll takes only what has arrived, so a batch is
+	// this large only while the runner catches up.
+	MaxBatch int
 	// SessionTimeout is how long the group waits for a silent member before giving its
 	// partitions to others; default 10s (the broker's minimum is usually 6s).
 	SessionTimeout time.Duration
@@ -40,7 +44,7 @@ func (c Config) withDefaults() Config {
 		c.Group = "strata"
 	}
 	if c.MaxBatch == 0 {
-		c.MaxBatch = 1000
+		c.MaxBatch = 4000
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -348,15 +352,15 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 	}
 	start := time.Now()
 	envs := make([]*Envelope, 0, len(recs))
-	for _, rec := range recs {
+	block := make([]Envelope, len(recs)) // one allocation for the batch's envelopes
+	for i, rec := range recs {
 		if rec.Offset < from || rec.Attrs.IsControl() {
 			continue
 		}
-		env, err := envelope(dec, rec)
-		if err != nil {
+		if err := decodeInto(&block[i], dec, rec); err != nil {
 			return fmt.Errorf("projection %s: %w", r.proj.Keyspace(), err)
 		}
-		envs = append(envs, env)
+		envs = append(envs, &block[i])
 	}
 	tx := newTx(ctx, r.store, r.proj.Keyspace())
 	tx.memo = r.memo
@@ -419,21 +423,31 @@ func (r *Runner) send(ctx context.Context, c *commit, n int, start time.Time) {
 // envelope decodes a record into what handlers see. dec answers exactly as
 // eventkafka.Decode, faster for Strata's own records.
 func envelope(dec *eventkafka.Decoder, rec *kgo.Record) (*Envelope, error) {
+	env := new(Envelope)
+	if err := decodeInto(env, dec, rec); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// decodeInto is envelope into env.
+func decodeInto(env *Envelope, dec *eventkafka.Decoder, rec *kgo.Record) error {
 	e, err := dec.Decode(rec)
 	if err != nil {
-		return nil, fmt.Errorf("record %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+		return fmt.Errorf("record %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 	}
 	v, _, err := event.AggregateVersion(&e)
 	if err != nil {
-		return nil, fmt.Errorf("record %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+		return fmt.Errorf("record %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 	}
-	return &Envelope{
+	*env = Envelope{
 		Stream:   stream.ID{Type: event.AggregateType(&e), ID: event.AggregateID(&e)},
 		Version:  v,
 		Position: stream.Position{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset},
 		Time:     rec.Timestamp,
 		Event:    e,
-	}, nil
+	}
+	return nil
 }
 
 func fetchErr(fs kgo.Fetches) error {
