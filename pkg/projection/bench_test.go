@@ -267,21 +267,25 @@ func procCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// redisCPU is Redis's used_cpu_user + used_cpu_sys (0 when INFO fails).
+// redisCPU is Redis's used_cpu_user + used_cpu_sys.
 func redisCPU(e *env) time.Duration {
-	info, err := e.rdb.Info(context.Background(), "cpu").Result()
+	total := redisInfo(e, "cpu", "used_cpu_user") + redisInfo(e, "cpu", "used_cpu_sys")
+	return time.Duration(total * float64(time.Second))
+}
+
+// redisInfo returns a numeric field of a section of Redis's INFO (0 when absent).
+func redisInfo(e *env, section, field string) float64 {
+	info, err := e.rdb.Info(context.Background(), section).Result()
 	if err != nil {
 		return 0
 	}
-	var total float64
 	for _, line := range strings.Split(info, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-		if k == "used_cpu_user" || k == "used_cpu_sys" {
+		if k, v, _ := strings.Cut(strings.TrimSpace(line), ":"); k == field {
 			f, _ := strconv.ParseFloat(v, 64)
-			total += f
+			return f
 		}
 	}
-	return time.Duration(total * float64(time.Second))
+	return 0
 }
 
 // consumeAll reads topic from the start to ends and returns the number of events, the time
