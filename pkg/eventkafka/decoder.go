@@ -109,16 +109,76 @@ type fastBlock struct {
 
 // fast decodes a record on the fast path; false means "use Codec.Decode".
 func (d *Decoder) fast(r *kgo.Record) (event.Event, bool) {
+	var c fastChecked
+	if !d.check(r, &c) {
+		return event.Event{}, false
+	}
+	return d.build(r, &c), true
+}
+
+// Strata is what Fields reads of a record: the Strata extensions, as strings ("" when
+// absent), and the data.
+type Strata struct {
+	AggregateType, AggregateID, AggregateVersion string
+	Data                                         []byte
+}
+
+// Fields reads the Strata extensions of a record the fast path accepts, without building
+// the event: ok means Decode would return an event without error, whose extensions
+// aggregatetype, aggregateid and aggregateversion are the strings returned (absent: ""),
+// and whose data is r.Value (nil when empty). ok false says nothing about the record: call
+// Decode.
+func (d *Decoder) Fields(r *kgo.Record) (Strata, bool) {
+	var c fastChecked
+	if !d.check(r, &c) {
+		return Strata{}, false
+	}
+	var st Strata
+	off := 0
+	for i := 0; i < c.h.n; i++ {
+		v := c.all[off : off+len(c.h.values[i])]
+		off += len(v)
+		switch c.h.names[i] {
+		case event.ExtAggregateType:
+			st.AggregateType = v
+		case event.ExtAggregateID:
+			st.AggregateID = v
+		case event.ExtAggregateVersion:
+			st.AggregateVersion = v
+		}
+	}
+	if len(r.Value) > 0 {
+		st.Data = r.Value
+	}
+	return st, true
+}
+
+// fastChecked is what check leaves for build.
+type fastChecked struct {
+	h       fastHeaders
+	all     string // every value, in header order, then the content type, then the key
+	useKey  bool   // the record key is the partitionkey extension
+	nExt    int
+	id, typ string
+	subject string
+	hasSubj bool
+	ts      time.Time // zero: no time
+	ct      string
+	hasCT   bool
+}
+
+// check makes the fast path's checks of r, and reports false when r is not for it.
+func (d *Decoder) check(r *kgo.Record, c *fastChecked) bool {
 	if r == nil {
-		return event.Event{}, false
+		return false
 	}
-	var h fastHeaders
+	h := &c.h
 	if !h.gather(r.Headers) {
-		return event.Event{}, false
+		return false
 	}
-	useKey := !h.hasPKey && len(r.Key) > 0
-	if useKey && !printable(r.Key) {
-		return event.Event{}, false // Decode decides what a key that is not printable ASCII means
+	c.useKey = !h.hasPKey && len(r.Key) > 0
+	if c.useKey && !printable(r.Key) {
+		return false // Decode decides what a key that is not printable ASCII means
 	}
 	// One string for every value; the attributes are slices of it.
 	total := len(h.ct) + len(r.Key)
@@ -131,20 +191,18 @@ func (d *Decoder) fast(r *kgo.Record) (event.Event, bool) {
 		sb.Write(h.values[i])
 	}
 	sb.Write(h.ct)
-	if useKey {
+	if c.useKey {
 		sb.Write(r.Key)
 	}
 	all := sb.String()
+	c.all = all
 
 	limits := d.Limits.WithDefaults()
 	size := len(r.Value)
 	if size > limits.MaxDataBytes {
-		return event.Event{}, false
+		return false
 	}
-	blk := &fastBlock{}
-	ec := &blk.ec
 	var has struct{ sv, id, src, typ bool }
-	nExt := 0
 	off := 0
 	for i := 0; i < h.n; i++ {
 		name, v := h.names[i], all[off:off+len(h.values[i])]
@@ -153,94 +211,109 @@ func (d *Decoder) fast(r *kgo.Record) (event.Event, bool) {
 		switch name {
 		case "specversion":
 			if v != event.SpecVersion {
-				return event.Event{}, false
+				return false
 			}
 			has.sv = true
 		case "id":
 			if !noEdgeSpace(v) {
-				return event.Event{}, false
+				return false
 			}
-			ec.ID, has.id = v, true
+			c.id, has.id = v, true
 		case "type":
 			if !noEdgeSpace(v) {
-				return event.Event{}, false
+				return false
 			}
-			ec.Type, has.typ = v, true
+			c.typ, has.typ = v, true
 		case "subject":
 			if !noEdgeSpace(v) {
-				return event.Event{}, false
+				return false
 			}
-			blk.subject = v
-			ec.Subject = &blk.subject
+			c.subject, c.hasSubj = v, true
 		case "source":
 			if !d.source(v) {
-				return event.Event{}, false
+				return false
 			}
-			ec.Source, has.src = types.URIRef{URL: d.srcURL}, true
+			has.src = true
 		case "time":
 			t, err := types.ParseTime(v)
 			if err != nil {
-				return event.Event{}, false
+				return false
 			}
 			if y := t.UTC().Year(); y < 0 || y > 9999 {
-				return event.Event{}, false
+				return false
 			}
 			if t.IsZero() {
 				continue // Decode leaves a zero time unset
 			}
-			blk.ts = types.Timestamp{Time: t}
-			ec.Time = &blk.ts
+			c.ts = t
 			var buf [64]byte
 			canonical = len(t.UTC().AppendFormat(buf[:0], time.RFC3339Nano))
 		case "dataschema", "data", "datacontenttype", "data_base64":
-			return event.Event{}, false // rare, or refused: Decode's business
+			return false // rare, or refused: Decode's business
 		default:
 			if len(name) > 20 { // event.Validate's limit on extension names
-				return event.Event{}, false
+				return false
 			}
-			nExt++
+			c.nExt++
 		}
 		if canonical > limits.MaxAttributeBytes {
-			return event.Event{}, false
+			return false
 		}
 		size += len(name) + canonical
 	}
 	if !has.sv || !has.id || !has.src || !has.typ {
-		return event.Event{}, false
+		return false
 	}
 	if h.hasCT {
 		ct := all[off : off+len(h.ct)]
-		off += len(ct)
 		if !d.contentType(ct) || len(ct) > limits.MaxAttributeBytes {
-			return event.Event{}, false
+			return false
 		}
-		blk.ct = ct
-		ec.DataContentType = &blk.ct
+		c.ct, c.hasCT = ct, true
 		size += len("datacontenttype") + len(ct)
 	}
-	if useKey {
+	if c.useKey {
 		if len(r.Key) > limits.MaxAttributeBytes {
-			return event.Event{}, false
+			return false
 		}
-		nExt++
+		c.nExt++
 		size += len(event.ExtPartitionKey) + len(r.Key)
 	}
-	if size > limits.MaxEventBytes {
-		return event.Event{}, false
+	return size <= limits.MaxEventBytes
+}
+
+// build makes the event of a record check accepted.
+func (d *Decoder) build(r *kgo.Record, c *fastChecked) event.Event {
+	blk := &fastBlock{}
+	ec := &blk.ec
+	ec.ID, ec.Type = c.id, c.typ
+	ec.Source = types.URIRef{URL: d.srcURL}
+	if c.hasSubj {
+		blk.subject = c.subject
+		ec.Subject = &blk.subject
 	}
-	if nExt > 0 {
-		ec.Extensions = make(map[string]any, nExt)
-		off = 0
+	if !c.ts.IsZero() {
+		blk.ts = types.Timestamp{Time: c.ts}
+		ec.Time = &blk.ts
+	}
+	if c.hasCT {
+		blk.ct = c.ct
+		ec.DataContentType = &blk.ct
+	}
+	h := &c.h
+	if c.nExt > 0 {
+		ec.Extensions = make(map[string]any, c.nExt)
+		off := 0
 		for i := 0; i < h.n; i++ {
-			v := all[off : off+len(h.values[i])]
+			v := c.all[off : off+len(h.values[i])]
 			off += len(v)
 			if !isContextAttribute(h.names[i]) {
 				ec.Extensions[h.names[i]] = d.box(i, v)
 			}
 		}
-		if k := all[len(all)-len(r.Key):]; useKey && h.n < maxFastAttrs {
+		if k := c.all[len(c.all)-len(r.Key):]; c.useKey && h.n < maxFastAttrs {
 			ec.Extensions[event.ExtPartitionKey] = d.box(h.n, k)
-		} else if useKey {
+		} else if c.useKey {
 			ec.Extensions[event.ExtPartitionKey] = k
 		}
 	}
@@ -248,7 +321,7 @@ func (d *Decoder) fast(r *kgo.Record) (event.Event, bool) {
 	if len(r.Value) > 0 {
 		e.DataEncoded = r.Value
 	}
-	return e, true
+	return e
 }
 
 // box returns v as an extension value (an any holding a string). Values repeat from record

@@ -1,6 +1,7 @@
 package eventkafka_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -49,6 +50,23 @@ func requireAgree(t *testing.T, d *eventkafka.Decoder, r *kgo.Record) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Decoder event differs from Decode's:\n%#v\n%#v\n%s", got.Context, want.Context, snap(&want).diff(snap(&got)))
 	}
+	st, ok := d.Fields(r)
+	if !ok {
+		return
+	}
+	if wantErr != nil {
+		t.Fatalf("Fields accepted a record Decode refuses (%v)", wantErr)
+	}
+	ext := want.Extensions()
+	str := func(name string) string {
+		s, _ := ext[name].(string)
+		return s
+	}
+	if st.AggregateType != str(event.ExtAggregateType) || st.AggregateID != str(event.ExtAggregateID) ||
+		st.AggregateVersion != str(event.ExtAggregateVersion) || !bytes.Equal(st.Data, want.Data()) ||
+		(st.Data == nil) != (want.Data() == nil) {
+		t.Fatalf("Fields %+v; Decode's event has extensions %v and data %q", st, ext, want.Data())
+	}
 }
 
 func TestDecoder_FastPath(t *testing.T) {
@@ -57,6 +75,9 @@ func TestDecoder_FastPath(t *testing.T) {
 		r := strataRecord(t, i, i%2 == 0)
 		if !eventkafka.DecodedFast(&d, r) {
 			t.Fatalf("record %d: a record Encode wrote did not take the fast path", i)
+		}
+		if _, ok := d.Fields(r); !ok {
+			t.Fatalf("record %d: Fields refused a record Encode wrote", i)
 		}
 		requireAgree(t, &d, r)
 	}

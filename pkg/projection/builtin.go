@@ -27,13 +27,18 @@ func IndexKey(s stream.ID, v int64) string {
 // Index returns the built-in index projection: for every event, version → position, so a
 // stream is read by offsets, never by scanning a partition. Its writes are idempotent.
 func Index(types []string, version int) Projection {
-	return Projection{Name: "index", Version: version, Types: types,
-		Handler: HandlerFunc(func(_ context.Context, tx *Tx, env *Envelope) error {
-			tx.Put(IndexKey(env.Stream, env.Version), positionJSON(env.Position))
-			tx.Put("idxhead:"+env.Stream.Type+":"+env.Stream.ID, strconv.AppendInt(nil, env.Version, 10))
-			return nil
-		})}
+	return Projection{Name: "index", Version: version, Types: types, Handler: indexHandler{}}
 }
+
+type indexHandler struct{}
+
+func (indexHandler) Apply(_ context.Context, tx *Tx, env *Envelope) error {
+	tx.Put(IndexKey(env.Stream, env.Version), positionJSON(env.Position))
+	tx.Put("idxhead:"+env.Stream.Type+":"+env.Stream.ID, strconv.AppendInt(nil, env.Version, 10))
+	return nil
+}
+
+func (indexHandler) dataOnly() bool { return true }
 
 // positionJSON is json.Marshal(p), byte for byte, written without reflection when the
 // topic holds only the characters Kafka allows in topic names (which JSON does not escape).
@@ -77,6 +82,8 @@ func (statsHandler) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 	tx.Put(key, strconv.AppendInt(nil, n+1, 10))
 	return nil
 }
+
+func (statsHandler) dataOnly() bool { return true }
 
 // Prefetch names the count of the event's type and partition (once per batch: the runtime
 // reads each key once).
@@ -232,6 +239,16 @@ func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 		sp.mu.Unlock()
 	}
 	return nil
+}
+
+// dataOnly: with MergePatch as every reducer, the snapshotter reads only an event's data.
+func (sp *snapshotter) dataOnly() bool {
+	for _, red := range sp.reducers {
+		if !isMergePatch(red) {
+			return false
+		}
+	}
+	return true
 }
 
 // isMergePatch reports whether red is MergePatch, whose states Snapshots keeps decoded.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -97,6 +98,7 @@ type Runner struct {
 	next     map[topicPartition]int64
 	inflight *commit // the commit in flight, if any (set and cleared by Run's goroutine)
 	memo     *memo   // decoded documents of this runner's writes; Run's goroutine only
+	dataOnly bool    // the handler reads no more of an event than its data (dataOnly)
 }
 
 // commit is one batch's Store.Commit, running in its own goroutine.
@@ -123,7 +125,8 @@ func NewRunner(cfg Config, proj Projection, store Store) (*Runner, error) {
 	if err := proj.Validate(); err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg.withDefaults(), proj: proj, store: store, next: map[topicPartition]int64{}, memo: newMemo()}, nil
+	return &Runner{cfg: cfg.withDefaults(), proj: proj, store: store, next: map[topicPartition]int64{}, memo: newMemo(),
+		dataOnly: isDataOnly(proj.Handler)}, nil
 }
 
 // GroupID is the consumer group of this projection version.
@@ -357,7 +360,7 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 		if rec.Offset < from || rec.Attrs.IsControl() {
 			continue
 		}
-		if err := decodeInto(&block[i], dec, rec); err != nil {
+		if err := decodeInto(&block[i], dec, rec, r.dataOnly); err != nil {
 			return fmt.Errorf("projection %s: %w", r.proj.Keyspace(), err)
 		}
 		envs = append(envs, &block[i])
@@ -424,14 +427,29 @@ func (r *Runner) send(ctx context.Context, c *commit, n int, start time.Time) {
 // eventkafka.Decode, faster for Strata's own records.
 func envelope(dec *eventkafka.Decoder, rec *kgo.Record) (*Envelope, error) {
 	env := new(Envelope)
-	if err := decodeInto(env, dec, rec); err != nil {
+	if err := decodeInto(env, dec, rec, false); err != nil {
 		return nil, err
 	}
 	return env, nil
 }
 
-// decodeInto is envelope into env.
-func decodeInto(env *Envelope, dec *eventkafka.Decoder, rec *kgo.Record) error {
+// decodeInto is envelope into env. With dataOnly, a record the decoder's fast path accepts
+// gets an Event that holds only its data (see dataOnly).
+func decodeInto(env *Envelope, dec *eventkafka.Decoder, rec *kgo.Record, dataOnly bool) error {
+	if dataOnly {
+		if st, ok := dec.Fields(rec); ok {
+			if v, ok := plainVersion(st.AggregateVersion); ok {
+				*env = Envelope{
+					Stream:   stream.ID{Type: st.AggregateType, ID: st.AggregateID},
+					Version:  v,
+					Position: stream.Position{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset},
+					Time:     rec.Timestamp,
+					Event:    event.Event{DataEncoded: st.Data},
+				}
+				return nil
+			}
+		}
+	}
 	e, err := dec.Decode(rec)
 	if err != nil {
 		return fmt.Errorf("record %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
@@ -461,4 +479,34 @@ func fetchErr(fs kgo.Fetches) error {
 		}
 	})
 	return out
+}
+
+// dataOnly is implemented by built-in handlers that read of an Envelope only Stream,
+// Version, Position, Time and Event.Data(). When dataOnly() is true the runner may give them
+// envelopes whose Event holds the data alone (no context), which saves building the event:
+// the record is checked exactly as Decode checks it all the same (eventkafka.Decoder.Fields).
+type dataOnly interface{ dataOnly() bool }
+
+func isDataOnly(h Handler) bool {
+	d, ok := h.(dataOnly)
+	return ok && d.dataOnly()
+}
+
+// plainVersion reads an aggregateversion extension as event.AggregateVersion does, for the
+// common forms only: "" (absent: 0) and a decimal Integer from 1 without leading zeros. ok
+// false: let event.AggregateVersion decide (and report the error).
+func plainVersion(s string) (int64, bool) {
+	if s == "" {
+		return 0, true
+	}
+	if s[0] < '1' || s[0] > '9' {
+		return 0, false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 32) // an Integer is 32 bits
+	return n, err == nil
 }
