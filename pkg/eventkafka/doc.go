@@ -50,4 +50,7 @@
 //     or the same error (FuzzDecoder checks this). It reads Strata's own binary-mode records
 //     about ten times faster, without the generic path, and hands every other record to
 //     Decode. It keeps small caches, so each goroutine needs its own.
+//   - Decoder.Fields accepts only records its fast path accepts, and for those returns the
+//     Strata extensions and data of the event Decode would return (FuzzDecoder checks this),
+//     without building the event.
 package eventkafka

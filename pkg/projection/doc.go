@@ -25,7 +25,9 @@
 //     move past transaction markers, so a caught-up partition has lag 0 (Measure).
 //   - A record that is not a valid event stops the Runner with an error before anything of
 //     its batch is applied or committed (records are decoded with eventkafka.Decoder, which
-//     answers exactly as eventkafka.Decode).
+//     answers exactly as eventkafka.Decode). Index, Stats and Snapshots with MergePatch read
+//     no more of an event than its data: their envelopes' Event may hold the data alone
+//     (eventkafka.Decoder.Fields, which checks a record as Decode does).
 //   - Reads in a batch (Tx.Get) see the store as it was before the batch plus the batch's own
 //     writes. A Handler that is also a Prefetcher names the keys it will read; when the store
 //     is a MultiReader (RedisStore: MGET) the runtime reads them all in one round trip before
