@@ -32,37 +32,21 @@ func appendJSONFast(dst []byte, e *Event) ([]byte, bool) {
 	if !ok {
 		return dst, false
 	}
-	start := len(dst)
-	fail := func() ([]byte, bool) { return dst[:start], false }
-	var ok2 bool
-	str := func(name, v string) {
-		if !ok2 {
-			return
-		}
-		dst = append(dst, ',')
-		if dst, ok2 = appendPlainString(dst, name); ok2 {
-			dst = append(dst, ':')
-			dst, ok2 = appendPlainString(dst, v)
-		}
-	}
-	dst = append(dst, `{"specversion":"1.0","id":`...)
-	dst, ok2 = appendPlainString(dst, ec.ID)
-	str("source", Source(e))
-	str("type", ec.Type)
+	w := plainJSON{b: append(dst, `{"specversion":"1.0","id":`...), ok: true}
+	w.str(ec.ID)
+	w.member("source", Source(e))
+	w.member("type", ec.Type)
 	if ec.Subject != nil {
-		str("subject", *ec.Subject)
+		w.member("subject", *ec.Subject)
 	}
 	if ec.DataContentType != nil {
-		str("datacontenttype", *ec.DataContentType)
+		w.member("datacontenttype", *ec.DataContentType)
 	}
 	if ec.DataSchema != nil {
-		str("dataschema", ec.DataSchema.String())
+		w.member("dataschema", ec.DataSchema.String())
 	}
 	if ec.Time != nil {
-		str("time", ec.Time.String())
-	}
-	if !ok2 {
-		return fail()
+		w.member("time", ec.Time.String())
 	}
 	if e.DataEncoded != nil {
 		mediaType := cloudevents.ApplicationJSON
@@ -75,59 +59,63 @@ func appendJSONFast(dst []byte, e *Event) ([]byte, bool) {
 		}
 		switch {
 		case isJSONMediaType(mediaType) && !e.DataBase64:
-			dst = append(dst, `,"data":`...)
-			dst = append(dst, e.DataEncoded...)
+			w.b = append(append(w.b, `,"data":`...), e.DataEncoded...)
 		case e.DataBase64:
-			dst = append(dst, `,"data_base64":"`...)
-			dst = base64.StdEncoding.AppendEncode(dst, e.DataEncoded)
-			dst = append(dst, '"')
+			w.b = base64.StdEncoding.AppendEncode(append(w.b, `,"data_base64":"`...), e.DataEncoded)
+			w.b = append(w.b, '"')
 		default:
-			str("data", string(e.DataEncoded))
-			if !ok2 {
-				return fail()
-			}
+			w.member("data", string(e.DataEncoded))
 		}
 	}
-	if len(ec.Extensions) > 0 {
-		var names [8]string
-		sorted := names[:0]
-		for name := range ec.Extensions {
-			sorted = append(sorted, name)
-		}
-		slices.Sort(sorted)
-		for _, name := range sorted {
-			switch v := ec.Extensions[name].(type) {
-			case string:
-				str(name, v)
-				if !ok2 {
-					return fail()
-				}
-			case int32:
-				dst = append(dst, ',')
-				if dst, ok2 = appendPlainString(dst, name); !ok2 {
-					return fail()
-				}
-				dst = append(dst, ':')
-				dst = strconv.AppendInt(dst, int64(v), 10)
-			default:
-				return fail()
-			}
+	var names [8]string
+	sorted := names[:0]
+	for name := range ec.Extensions {
+		sorted = append(sorted, name)
+	}
+	slices.Sort(sorted)
+	for _, name := range sorted {
+		switch v := ec.Extensions[name].(type) {
+		case string:
+			w.member(name, v)
+		case int32:
+			w.name(name)
+			w.b = strconv.AppendInt(w.b, int64(v), 10)
+		default:
+			w.ok = false
 		}
 	}
-	return append(dst, '}'), true
+	if !w.ok {
+		return dst, false
+	}
+	return append(w.b, '}'), true
 }
 
-// appendPlainString appends s as a JSON string when every byte of it is one sdk-go's JSON
-// writer copies unchanged (above 0x1f, not '"' or '\\'), and reports whether it was.
-func appendPlainString(dst []byte, s string) ([]byte, bool) {
+// plainJSON writes JSON members whose strings sdk-go's JSON writer copies unchanged (every
+// byte above 0x1f, not '"' or '\\'); ok turns false at the first string that is not.
+type plainJSON struct {
+	b  []byte
+	ok bool
+}
+
+func (w *plainJSON) str(s string) {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= 0x1f || c == '"' || c == '\\' {
-			return dst, false
+			w.ok = false
+			return
 		}
 	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"'), true
+	w.b = append(append(append(w.b, '"'), s...), '"')
+}
+
+func (w *plainJSON) name(n string) {
+	w.b = append(w.b, ',')
+	w.str(n)
+	w.b = append(w.b, ':')
+}
+
+func (w *plainJSON) member(n, v string) {
+	w.name(n)
+	w.str(v)
 }
 
 // isJSONMediaType is sdk-go's test for data written inline as JSON.
