@@ -67,7 +67,8 @@ type writer struct {
 	// its older recents from there instead of encoding them again. Updated only after a
 	// commit succeeded, like versions.
 	stored map[stream.ID]storedHead
-	// built holds the heads the last build encoded, in builtVals, until remember.
+	// built holds the heads the last build encoded, in builtVals (written there, then
+	// copied into the batch), until remember.
 	built     []builtHead
 	builtVals []byte
 }
@@ -269,15 +270,14 @@ func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAp
 	}
 	w.built, w.builtVals = w.built[:0], w.builtVals[:0]
 	for _, s := range order {
-		h := heads[s]
+		h, start := heads[s], len(w.builtVals)
 		var err error
-		if w.val, err = w.encodeHead(w.val[:0], s, h); err != nil {
+		if w.builtVals, err = w.encodeHead(w.builtVals, s, h); err != nil {
 			return nil, nil, fmt.Errorf("head of %s: %w", s, err)
 		}
-		w.built = append(w.built, builtHead{s: s, version: h.Version(), start: len(w.builtVals), end: len(w.builtVals) + len(w.val)})
-		w.builtVals = append(w.builtVals, w.val...)
+		w.built = append(w.built, builtHead{s: s, version: h.Version(), start: start, end: len(w.builtVals)})
 		w.key = headKey(w.key[:0], s.Type, s.ID)
-		if err := b.Set(w.key, w.val, nil); err != nil {
+		if err := b.Set(w.key, w.builtVals[start:], nil); err != nil {
 			return nil, nil, err
 		}
 	}
