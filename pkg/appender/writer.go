@@ -483,12 +483,8 @@ func (c cachedHead) advance(added []stream.Recent) cachedHead {
 	}
 	buf := c.buf
 	if len(buf)+len(added) > cap(buf) || len(added) > stream.RecentWindow {
-		older := c.head.Recent
-		if len(added) >= stream.RecentWindow {
-			added, older = added[len(added)-stream.RecentWindow:], nil
-		} else if drop := len(older) + len(added) - stream.RecentWindow; drop > 0 {
-			older = older[drop:]
-		}
+		var older []stream.Recent
+		older, added = stream.Window(c.head.Recent, added)
 		buf = append(make([]stream.Recent, 0, 2*stream.RecentWindow), older...)
 	}
 	buf = append(buf, added...)

@@ -34,13 +34,7 @@ func appendHead(dst []byte, h stream.Head, topic string, partition int32) ([]byt
 // stream.RecentWindow of older followed by added: stream.Head.Advance's result, written
 // without building it.
 func appendAdvancedHead(dst []byte, version int64, older, added []stream.Recent, topic string, partition int32) ([]byte, error) {
-	if drop := len(older) + len(added) - maxHeadRecents; drop > 0 {
-		if drop >= len(older) {
-			added, older = added[drop-len(older):], nil
-		} else {
-			older = older[drop:]
-		}
-	}
+	older, added = stream.Window(older, added)
 	dst = appendHeadStart(dst, version, topic, partition, len(older)+len(added))
 	dst, err := appendRecents(dst, older, topic, partition)
 	if err != nil {

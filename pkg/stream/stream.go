@@ -113,15 +113,21 @@ func (h Head) Advance(added []Recent) Head {
 	return Head{Version: h.Version + int64(len(added)), Recent: window(h.Recent, added)}
 }
 
-// window returns a new slice of the last RecentWindow entries of older followed by added.
-func window(older, added []Recent) []Recent {
+// Window returns the parts of older followed by added that are its last RecentWindow
+// entries: what a head keeps of its recents after an append.
+func Window(older, added []Recent) ([]Recent, []Recent) {
 	if drop := len(older) + len(added) - RecentWindow; drop > 0 {
 		if drop >= len(older) {
-			added, older = added[drop-len(older):], nil
-		} else {
-			older = older[drop:]
+			return nil, added[drop-len(older):]
 		}
+		older = older[drop:]
 	}
+	return older, added
+}
+
+// window returns a new slice of the last RecentWindow entries of older followed by added.
+func window(older, added []Recent) []Recent {
+	older, added = Window(older, added)
 	if len(older)+len(added) == 0 {
 		return nil
 	}
