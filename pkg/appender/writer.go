@@ -251,7 +251,7 @@ func (w *writer) confirm(ctx context.Context) error {
 
 // round runs one group commit over ops.
 func (w *writer) round(ctx context.Context, ops []*op) {
-	g := &group{running: map[stream.ID]*stream.Pending{}, slots: map[stream.ID]int{}}
+	g := newGroup()
 	for _, o := range ops {
 		w.admit(ctx, g, o)
 	}
@@ -306,6 +306,10 @@ type group struct {
 	events   int
 }
 
+func newGroup() *group {
+	return &group{running: map[stream.ID]*stream.Pending{}, slots: map[stream.ID]int{}}
+}
+
 // answer is an op's decided outcome.
 type answer struct {
 	o   *op
@@ -322,13 +326,18 @@ func (w *writer) answerNow(ctx context.Context, g *group) {
 	for _, a := range g.now {
 		if cerr != nil {
 			a.res, a.err = Result{}, cerr
-		} else if a.err != nil {
-			var ce *stream.ConflictError
-			if errors.As(a.err, &ce) {
-				w.cfg.Metrics.incConflict()
-			}
+		} else {
+			w.countConflict(a.err)
 		}
 		a.o.finish(a.res, a.err)
+	}
+}
+
+// countConflict counts err in the metrics if it is an expected-version conflict.
+func (w *writer) countConflict(err error) {
+	var ce *stream.ConflictError
+	if errors.As(err, &ce) {
+		w.cfg.Metrics.incConflict()
 	}
 }
 
@@ -614,16 +623,13 @@ func (w *writer) pipeRound(ctx context.Context, ops []*op) {
 		}
 		return
 	}
-	g := &group{running: map[stream.ID]*stream.Pending{}, slots: map[stream.ID]int{}}
+	g := newGroup()
 	for _, o := range ops {
 		w.admit(ctx, g, o)
 	}
 	c := &completion{others: g.now}
 	for _, a := range g.now {
-		var ce *stream.ConflictError
-		if errors.As(a.err, &ce) {
-			w.cfg.Metrics.incConflict()
-		}
+		w.countConflict(a.err)
 	}
 	committed := false
 	if len(g.appends) > 0 {
