@@ -201,11 +201,11 @@ func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 	}
 	key := stateKey(env.Stream)
 	var state json.RawMessage
+	var doc *stateDoc // with MergePatch: the state, kept decoded
 	var applied bool
 	var err error
-	decoded := isMergePatch(red)
-	if decoded {
-		applied, state, err = sp.mergeDecoded(tx, key, env)
+	if isMergePatch(red) {
+		applied, doc, err = sp.mergeDecoded(tx, key, env)
 	} else {
 		applied, err = FoldInto(tx, key, env, func(s json.RawMessage, e *Envelope) (json.RawMessage, error) {
 			out, err := red(s, e)
@@ -220,15 +220,10 @@ func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 	if err != nil || !due {
 		return err
 	}
-	if decoded { // kept decoded: encode the state for the snapshot
-		doc, _, err := getDecoded(tx, key, decodeStateDoc)
-		if err != nil {
-			return err
-		}
+	if doc != nil { // kept decoded: encode the state for the snapshot
 		if state, err = appendJSON(nil, doc.State); err != nil {
 			return err
 		}
-		tx.putDecoded(key, doc)
 	}
 	snap, _ := json.Marshal(Snapshot{State: state, Version: env.Version, Position: env.Position, Time: env.Time})
 	tx.Put(SnapshotKey(env.Stream), snap)
@@ -286,8 +281,9 @@ func decodeStateDoc(raw []byte) (*stateDoc, error) {
 }
 
 // mergeDecoded is FoldInto with MergePatch on a decoded state: it reports whether env was
-// applied (false: a redelivery). The state is encoded when the batch is sealed.
-func (sp *snapshotter) mergeDecoded(tx *Tx, key string, env *Envelope) (bool, json.RawMessage, error) {
+// applied (false: a redelivery) and returns the document it staged. The state is encoded
+// when the batch is sealed.
+func (sp *snapshotter) mergeDecoded(tx *Tx, key string, env *Envelope) (bool, *stateDoc, error) {
 	doc, ok, err := getDecoded(tx, key, decodeStateDoc)
 	if err != nil {
 		return false, nil, fmt.Errorf("%s: %w", key, err)
@@ -306,7 +302,7 @@ func (sp *snapshotter) mergeDecoded(tx *Tx, key string, env *Envelope) (bool, js
 	}
 	doc.Version = env.Version
 	tx.putDecoded(key, doc)
-	return true, nil, nil
+	return true, doc, nil
 }
 
 // due decides whether env's version gets a snapshot.
