@@ -291,11 +291,8 @@ func (sp *snapshotter) mergeDecoded(tx *Tx, key string, env *Envelope) (bool, *s
 	if !ok {
 		doc = &stateDoc{State: map[string]any{}} // MergePatch starts from {}
 	}
-	switch {
-	case env.Version <= doc.Version:
-		return false, nil, nil
-	case env.Version != doc.Version+1:
-		return false, nil, fmt.Errorf("%w: %s has version %d, event has %d", ErrVersionGap, env.Stream, doc.Version, env.Version)
+	if next, err := follows(env, doc.Version); !next {
+		return false, nil, err
 	}
 	if doc.State, err = mergeData(doc.State, env); err != nil {
 		return false, nil, err

@@ -15,6 +15,18 @@ type Doc[T any] struct {
 	State   T     `json:"state"`
 }
 
+// follows reports whether env is the next event of a document at version have. An event at
+// or below it is a redelivery (false, nil); one above have+1 is ErrVersionGap.
+func follows(env *Envelope, have int64) (bool, error) {
+	switch {
+	case env.Version <= have:
+		return false, nil
+	case env.Version != have+1:
+		return false, fmt.Errorf("%w: %s has version %d, event has %d", ErrVersionGap, env.Stream, have, env.Version)
+	}
+	return true, nil
+}
+
 // DocKey is the key of an aggregate's document in a projection's keyspace.
 func DocKey(s stream.ID) string { return "doc:" + s.Type + ":" + s.ID }
 
@@ -60,11 +72,8 @@ func (f foldHandler[T]) applyDecoded(tx *Tx, key string, env *Envelope) error {
 	if !ok {
 		doc = new(Doc[T])
 	}
-	switch {
-	case env.Version <= doc.Version:
-		return nil
-	case env.Version != doc.Version+1:
-		return fmt.Errorf("%w: %s has version %d, event has %d", ErrVersionGap, env.Stream, doc.Version, env.Version)
+	if next, err := follows(env, doc.Version); !next {
+		return err
 	}
 	state, err := f.fn(doc.State, env)
 	if err != nil {
@@ -102,11 +111,8 @@ func FoldInto[T any](tx *Tx, key string, env *Envelope, fn func(T, *Envelope) (T
 			return false, fmt.Errorf("document %s: %w", key, err)
 		}
 	}
-	switch {
-	case env.Version <= doc.Version:
-		return false, nil
-	case env.Version != doc.Version+1:
-		return false, fmt.Errorf("%w: %s has version %d, event has %d", ErrVersionGap, env.Stream, doc.Version, env.Version)
+	if next, err := follows(env, doc.Version); !next {
+		return false, err
 	}
 	state, err := fn(doc.State, env)
 	if err != nil {
