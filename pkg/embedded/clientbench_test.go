@@ -137,19 +137,22 @@ func benchRawAppends(b *testing.B, clients, n int) {
 	}
 	defer func() { _ = db.Close() }()
 	keys := make([][]byte, clients) // scratch, one per client
+	vals := make([][]byte, clients)
 	runClients(b, clients, n, nil, func(c, i int) error {
 		batch := db.NewBatch()
 		defer func() { _ = batch.Close() }()
-		for j, kv := range series.append(c, i) {
-			k := append(keys[c][:0], kv[0]...)
+		at, kvs := series.append(c, i)
+		for j, kv := range kvs {
+			k := append(keys[c][:0], kv.key...)
 			switch k[0] {
-			case kindEvent: // every event has a key of its own, as in a log
-				k = binary.BigEndian.AppendUint64(k, uint64(c)<<40|uint64(i)<<8|uint64(j))
+			case kindEvent: // every event has an offset of its own, as in a log
+				k = binary.BigEndian.AppendUint64(k[:len(k)-8], uint64(c)<<40|uint64(i)<<8|uint64(j))
 			case kindHead: // each client appends to 8 streams of its own, as the Strata clients do
 				k = binary.BigEndian.AppendUint32(k, uint32(c)<<8|uint32(i%8))
 			}
 			keys[c] = k
-			if err := batch.Set(k, kv[1], nil); err != nil {
+			vals[c] = kv.valueFor(vals[c][:0], c, i, at)
+			if err := batch.Set(k, vals[c], nil); err != nil {
 				return err
 			}
 		}
@@ -162,23 +165,82 @@ func benchRawAppends(b *testing.B, clients, n int) {
 // stamps them) to one stream: its events, the stream's head with its recents, the
 // partition's next offset, built by the engine itself (writer.build).
 type rawSeries struct {
-	batches [][][2][]byte
+	batches [][]rawKV
 	full    int // the first append whose head holds stream.RecentWindow recents
+}
+
+// rawKV is one key and value of a series batch, and where the value holds event ids.
+type rawKV struct {
+	key, value []byte
+	ids        []rawID
+}
+
+// rawID is an event id in a series value: at off, the id of the j-th event of the series'
+// k-th append (rawIDFormat).
+type rawID struct{ off, k, j int }
+
+// rawIDFormat is the ids of the series' events: fixed width, so that valueFor can write
+// another id of the same width in their place.
+const rawIDFormat = "c0-%03d-%03d"
+
+// valueFor appends kv's value, from the series' append at, as client c's i-th append writes
+// it: every event id replaced
+// by one of that client's own (the same id wherever the same event is named, in its record
+// and in the stream head's recents). Strata writes each event once, with ids and data of
+// its own: values repeated across clients sit side by side in key order, where compression
+// would shrink the raw store, and with it flushes and compactions, far below Strata's.
+func (kv rawKV) valueFor(dst []byte, c, i, at int) []byte {
+	dst = append(dst, kv.value...)
+	for _, id := range kv.ids {
+		// The series event was written at-id.k appends of this stream ago; the client
+		// appends to each of its 8 streams every 8th time.
+		app := uint64(i-8*(at-id.k)) & 0xfffff
+		putHex(dst[id.off:id.off+10], uint64(c)<<28|app<<8|uint64(id.j))
+	}
+	return dst
+}
+
+// putHex writes v as len(dst) hexadecimal digits (the lowest ones).
+func putHex(dst []byte, v uint64) {
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = "0123456789abcdef"[v&0xf]
+		v >>= 4
+	}
+}
+
+// findIDs returns where v holds ids written with rawIDFormat.
+func findIDs(v []byte) []rawID {
+	var ids []rawID
+	for off := 0; ; {
+		x := bytes.Index(v[off:], []byte("c0-"))
+		if x < 0 {
+			return ids
+		}
+		off += x
+		var k, j int
+		if off+10 <= len(v) {
+			if _, err := fmt.Sscanf(string(v[off:off+10]), rawIDFormat, &k, &j); err == nil {
+				ids = append(ids, rawID{off: off, k: k, j: j})
+				off += 10
+				continue
+			}
+		}
+		off++
+	}
 }
 
 const rawSeriesLen = 256
 
-// append returns the batch for client c's i-th append, the (i/8)-th of its stream i%8
+// append returns the batch for client c's i-th append, and its index, the (i/8)-th of its stream i%8
 // (the Strata clients spread their appends over 8 streams each): the stream's first
 // appends have heads with fewer recents, as Strata's do; every later one is one of the
-// series' full-head appends, picked so that neighbouring appends write different bytes
-// (Strata writes each event once: repeating one value would let compression shrink the
-// raw store, and with it compactions, far below Strata's).
-func (r *rawSeries) append(c, i int) [][2][]byte {
-	if k := i / 8; k < r.full {
-		return r.batches[k]
+// series' full-head appends, picked so that neighbouring appends write different bytes.
+func (r *rawSeries) append(c, i int) (int, []rawKV) {
+	k := i / 8
+	if k >= r.full {
+		k = r.full + (c*7919+i)%(len(r.batches)-r.full)
 	}
-	return r.batches[r.full+(c*7919+i)%(len(r.batches)-r.full)]
+	return k, r.batches[k]
 }
 
 var (
@@ -187,7 +249,7 @@ var (
 )
 
 // appendKVs returns the rawSeries of appends of n events, built once per process.
-func appendKVs(b *testing.B, n int) *rawSeries {
+func appendKVs(b testing.TB, n int) *rawSeries {
 	b.Helper()
 	rawSeriesMu.Lock()
 	defer rawSeriesMu.Unlock()
@@ -202,7 +264,7 @@ func appendKVs(b *testing.B, n int) *rawSeries {
 	for k := range rawSeriesLen {
 		a := appender.StreamAppend{Stream: s, Prior: head}
 		for j := range n {
-			ev := benchEvent(fmt.Sprintf("c0-%d-%d", k, j))
+			ev := benchEvent(fmt.Sprintf(rawIDFormat, k, j))
 			event.Stamp(ev, s.Type, s.ID, head.Version+int64(j)+1)
 			a.Events = append(a.Events, ev)
 		}
@@ -211,7 +273,7 @@ func appendKVs(b *testing.B, n int) *rawSeries {
 		if _, _, err := p.(*writer).build(e.db, batch, group, time.Now()); err != nil {
 			b.Fatal(err)
 		}
-		var kvs [][2][]byte
+		var kvs []rawKV
 		for rd := batchrepr.Read(batch.Repr()); ; {
 			_, k, v, ok, err := rd.Next()
 			if err != nil {
@@ -220,7 +282,7 @@ func appendKVs(b *testing.B, n int) *rawSeries {
 			if !ok {
 				break
 			}
-			kvs = append(kvs, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+			kvs = append(kvs, rawKV{key: bytes.Clone(k), value: bytes.Clone(v), ids: findIDs(v)})
 		}
 		_ = batch.Close()
 		r.batches = append(r.batches, kvs)
@@ -338,4 +400,42 @@ func seedBench(b *testing.B, e *Engine, events, streams int) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestRawSeries_DistinctValues checks the baseline of BenchmarkAppendClients: each event's
+// record and each full head hold the ids valueFor replaces, and two clients, or one
+// client's two appends, never write the same bytes.
+func TestRawSeries_DistinctValues(t *testing.T) {
+	for _, n := range []int{1, 10} {
+		r := appendKVs(t, n)
+		seen := map[string]string{}
+		for c := range 3 {
+			for i := range 8 * (r.full + 3) {
+				at, kvs := r.append(c, i)
+				for _, kv := range kvs {
+					switch kv.key[0] {
+					case kindEvent:
+						if len(kv.ids) == 0 {
+							t.Fatalf("n=%d: append %d: an event record without an id", n, at)
+						}
+					case kindHead:
+						if want := min((at+1)*n, stream.RecentWindow); len(kv.ids) < want {
+							t.Fatalf("n=%d: append %d: head holds %d ids, want at least %d", n, at, len(kv.ids), want)
+						}
+					default:
+						continue
+					}
+					v := string(kv.valueFor(nil, c, i, at))
+					if len(v) != len(kv.value) {
+						t.Fatalf("valueFor changed the length: %d, want %d", len(v), len(kv.value))
+					}
+					who := fmt.Sprintf("client %d append %d", c, i)
+					if prev, ok := seen[v]; ok {
+						t.Fatalf("n=%d: %s writes the same value as %s", n, who, prev)
+					}
+					seen[v] = who
+				}
+			}
+		}
+	}
 }
