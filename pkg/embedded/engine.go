@@ -55,6 +55,10 @@ type Engine struct {
 	// rmMu serialises read-model commits, so that a batch's checkpoint check and its write
 	// are one step (readmodel.go). Lock order: rmMu before mu.
 	rmMu sync.Mutex
+
+	// onApply, when set (by tests, before any writer runs), sees each group's pebble batch
+	// just before it is applied. The bytes are pebble's and must be copied to be kept.
+	onApply func(repr []byte)
 }
 
 // partState is the in-memory state of one partition.

@@ -193,6 +193,9 @@ func (w *writer) Apply(ctx context.Context, group []appender.StreamAppend) ([][]
 			err = w.e.checkSpace(len(b.Repr()))
 		}
 		if err == nil {
+			if w.e.onApply != nil {
+				w.e.onApply(b.Repr())
+			}
 			err = db.ApplyNoSyncWait(b, pebble.Sync)
 		}
 		if err != nil {
