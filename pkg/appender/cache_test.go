@@ -26,6 +26,9 @@ func TestCachedHead_Advance(t *testing.T) {
 			}
 		}
 		c, want := cachedHead{head: start}, start
+		if r.IntN(2) == 0 { // as cachedOf makes it
+			c.sums = idSums(start.Recent)
+		}
 		type seen struct{ got, want stream.Head }
 		var history []seen
 		for range 300 {
@@ -38,6 +41,9 @@ func TestCachedHead_Advance(t *testing.T) {
 			if !reflect.DeepEqual(c.head, want) {
 				t.Fatalf("seed %d: advance gives %+v, want %+v", seed, c.head, want)
 			}
+			if sums := c.headSums(); !reflect.DeepEqual(sums, idSums(want.Recent)) {
+				t.Fatalf("seed %d: the entry's sums %v are not its recents' %v", seed, sums, idSums(want.Recent))
+			}
 			if cap(c.head.Recent) != len(c.head.Recent) {
 				t.Fatalf("seed %d: a cached head's recents have spare room (len %d, cap %d)", seed, len(c.head.Recent), cap(c.head.Recent))
 			}
@@ -46,6 +52,34 @@ func TestCachedHead_Advance(t *testing.T) {
 				if !reflect.DeepEqual(h.got, h.want) {
 					t.Fatalf("seed %d: an earlier head changed: %+v, want %+v", seed, h.got, h.want)
 				}
+			}
+		}
+	}
+}
+
+// TestRunning_Find: a running head finds what stream.Pending.Find finds, for ids in and
+// out of the window, in the committed head and among the appends of the round.
+func TestRunning_Find(t *testing.T) {
+	for seed := range uint64(50) {
+		r := rand.New(rand.NewPCG(seed, 2))
+		recent := func(v int64) stream.Recent {
+			return stream.Recent{Source: fmt.Sprintf("s%d", v%3), EventID: fmt.Sprintf("e%d", v%97), Version: v}
+		}
+		var prior stream.Head
+		for v := int64(1); v <= int64(r.IntN(150)); v++ {
+			prior = prior.Advance([]stream.Recent{recent(v)})
+		}
+		p := stream.Pending{Prior: prior}
+		for j := range r.IntN(80) {
+			p.Added = append(p.Added, recent(prior.Version+int64(j)+1))
+		}
+		run := &running{Pending: p, sums: idSums(prior.Recent)}
+		for v := range int64(300) {
+			q := recent(v)
+			want, wantOK := p.Find(q.Source, q.EventID)
+			got, ok := run.Find(q.Source, q.EventID)
+			if ok != wantOK || got != want {
+				t.Fatalf("seed %d: Find(%q, %q) = %+v, %v; want %+v, %v", seed, q.Source, q.EventID, got, ok, want, wantOK)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -215,21 +216,28 @@ func (w *writer) owned(err error) error {
 }
 
 func (w *writer) headOf(ctx context.Context, s stream.ID) (stream.Head, error) {
+	c, err := w.cachedOf(ctx, s)
+	return c.head, err
+}
+
+// cachedOf returns the cache entry of s's committed head, reading the head on a miss.
+func (w *writer) cachedOf(ctx context.Context, s stream.ID) (cachedHead, error) {
 	if c, ok := w.cache[s]; ok {
-		return c.head, nil
+		return c, nil
 	}
 	h, err := w.part.Head(ctx, s)
 	if err != nil {
 		if errors.Is(w.owned(err), ErrNotOwner) {
-			return stream.Head{}, err
+			return cachedHead{}, err
 		}
-		return stream.Head{}, fmt.Errorf("%w: read head of %s: %v", ErrUnavailable, s, err)
+		return cachedHead{}, fmt.Errorf("%w: read head of %s: %v", ErrUnavailable, s, err)
 	}
 	if len(w.cache) >= w.cfg.HeadCacheSize {
 		clear(w.cache)
 	}
-	w.cache[s] = cachedHead{head: h}
-	return h, nil
+	c := cachedHead{head: h, sums: idSums(h.Recent)}
+	w.cache[s] = c
+	return c, nil
 }
 
 // confirm checks, on a Fenceable partition, that the writer still owns it, before answers
@@ -298,7 +306,7 @@ func (w *writer) round(ctx context.Context, ops []*op) {
 // group is the state of one round.
 type group struct {
 	appends  []StreamAppend
-	running  map[stream.ID]*stream.Pending // committed head + accepted appends (positions unknown)
+	running  map[stream.ID]*running // committed head + accepted appends (positions unknown)
 	slots    map[stream.ID]int
 	accepted []*op
 	now      []answer // decided without a commit; given once ownership is confirmed
@@ -307,7 +315,7 @@ type group struct {
 }
 
 func newGroup() *group {
-	return &group{running: map[stream.ID]*stream.Pending{}, slots: map[stream.ID]int{}}
+	return &group{running: map[stream.ID]*running{}, slots: map[stream.ID]int{}}
 }
 
 // answer is an op's decided outcome.
@@ -350,12 +358,12 @@ func (w *writer) admit(ctx context.Context, g *group, o *op) {
 	s := o.req.Stream
 	head, ok := g.running[s]
 	if !ok {
-		h, err := w.headOf(ctx, s)
+		c, err := w.cachedOf(ctx, s)
 		if err != nil {
 			o.finish(Result{}, err)
 			return
 		}
-		head = &stream.Pending{Prior: h}
+		head = &running{Pending: stream.Pending{Prior: c.head}, sums: c.headSums()}
 		g.running[s] = head
 	}
 	if o.read {
@@ -389,7 +397,7 @@ func (w *writer) admit(ctx context.Context, g *group, o *op) {
 }
 
 // accept stamps o's events and adds them to the group and to the stream's running head.
-func (w *writer) accept(g *group, o *op, head *stream.Pending) {
+func (w *writer) accept(g *group, o *op, head *running) {
 	s := o.req.Stream
 	slot, ok := g.slots[s]
 	if !ok {
@@ -479,26 +487,91 @@ func (w *writer) cachedFor(s stream.ID, prior stream.Head) cachedHead {
 // advances at most once (when the next group commits, which replaces the entry), so
 // committing an append copies its own recents instead of the whole window (64 recents, a
 // few KB) and allocates a new array once per RecentWindow events.
+//
+// sums holds the idSum of each of buf's recents, in the same places (or, for an entry
+// without buf, of head.Recent's), and grows the same way: every append looks through its
+// stream's recents for a retry, and comparing sums spares it reading 64 ids.
 type cachedHead struct {
 	head stream.Head
 	buf  []stream.Recent // head.Recent == buf[len(buf)-len(head.Recent):len(buf):len(buf)]
+	sums []uint32        // len(sums) == len(buf), or == len(head.Recent) when buf is nil; nil: not known
+}
+
+// headSums returns the idSums of c.head.Recent.
+func (c cachedHead) headSums() []uint32 {
+	if len(c.sums) < len(c.head.Recent) {
+		return idSums(c.head.Recent)
+	}
+	return c.sums[len(c.sums)-len(c.head.Recent) : len(c.sums) : len(c.sums)]
 }
 
 // advance returns the entry of c.head.Advance(added).
 func (c cachedHead) advance(added []stream.Recent) cachedHead {
 	version := c.head.Version + int64(len(added))
 	if len(added) == 0 {
-		return cachedHead{head: stream.Head{Version: version, Recent: c.head.Recent}, buf: c.buf}
+		return cachedHead{head: stream.Head{Version: version, Recent: c.head.Recent}, buf: c.buf, sums: c.sums}
 	}
-	buf := c.buf
-	if len(buf)+len(added) > cap(buf) || len(added) > stream.RecentWindow {
+	buf, sums := c.buf, c.sums
+	if len(buf)+len(added) > cap(buf) || len(added) > stream.RecentWindow || len(sums) != len(buf) {
 		var older []stream.Recent
 		older, added = stream.Window(c.head.Recent, added)
+		olderSums := c.headSums()
 		buf = append(make([]stream.Recent, 0, 2*stream.RecentWindow), older...)
+		sums = append(make([]uint32, 0, 2*stream.RecentWindow), olderSums[len(olderSums)-len(older):]...)
 	}
 	buf = append(buf, added...)
+	for _, r := range added {
+		sums = append(sums, idSum(r.EventID))
+	}
 	start := max(len(buf)-len(c.head.Recent)-len(added), len(buf)-stream.RecentWindow, 0)
-	return cachedHead{head: stream.Head{Version: version, Recent: buf[start:len(buf):len(buf)]}, buf: buf}
+	return cachedHead{head: stream.Head{Version: version, Recent: buf[start:len(buf):len(buf)]}, buf: buf, sums: sums}
+}
+
+// idSeed seeds idSum.
+var idSeed = maphash.MakeSeed()
+
+// idSum is a short hash of an event id: equal ids have equal sums.
+func idSum(id string) uint32 { return uint32(maphash.String(idSeed, id)) }
+
+// idSums returns the idSum of each recent's event id.
+func idSums(recents []stream.Recent) []uint32 {
+	sums := make([]uint32, len(recents))
+	for i, r := range recents {
+		sums[i] = idSum(r.EventID)
+	}
+	return sums
+}
+
+// running is a stream's head during a round: the committed head and the appends accepted
+// so far in the round, with the idSums of the committed head's recents.
+type running struct {
+	stream.Pending
+	sums []uint32 // sums[i] == idSum(Prior.Recent[i].EventID)
+}
+
+// Find answers as stream.Pending.Find, comparing the committed recents' sums before their
+// ids.
+func (r *running) Find(source, id string) (stream.Recent, bool) {
+	added := r.Added
+	if len(added) > stream.RecentWindow {
+		added = added[len(added)-stream.RecentWindow:]
+	}
+	for _, rec := range added {
+		if rec.EventID == id && rec.Source == source {
+			return rec, true
+		}
+	}
+	older, sums := r.Prior.Recent, r.sums
+	if keep := stream.RecentWindow - len(added); len(older) > keep {
+		older, sums = older[len(older)-keep:], sums[len(sums)-keep:]
+	}
+	sum := idSum(id)
+	for i, s := range sums {
+		if s == sum && older[i].EventID == id && older[i].Source == source {
+			return older[i], true
+		}
+	}
+	return stream.Recent{}, false
 }
 
 // recover resolves an unknown outcome, then answers each accepted append from its head.
