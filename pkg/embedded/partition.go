@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -67,6 +68,11 @@ type writer struct {
 	// its older recents from there instead of encoding them again. Updated only after a
 	// commit succeeded, like versions.
 	stored map[stream.ID]storedHead
+	// heads, pending and order are build's scratch: the running head of each stream of
+	// the group, and the streams in order of their first append.
+	heads   map[stream.ID]*stream.Pending
+	pending []stream.Pending
+	order   []stream.ID
 	// built holds the heads the last build encoded, in builtVals (written there, then
 	// copied into the batch), until remember.
 	built     []builtHead
@@ -181,11 +187,7 @@ func (w *writer) Apply(ctx context.Context, group []appender.StreamAppend) ([][]
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	var (
-		positions [][]stream.Position
-		next      map[string]int64
-		batch     *pebble.Batch
-	)
+	g := &appliedGroup{w: w}
 	err := w.e.use(func(db *pebble.DB) error {
 		b := db.NewBatch()
 		n, pos, err := w.build(db, b, group, time.Now())
@@ -209,37 +211,54 @@ func (w *writer) Apply(ctx context.Context, group []appender.StreamAppend) ([][]
 			w.applied[topic] = off
 		}
 		w.remember(group)
-		positions, next, batch = pos, n, b
+		g.positions, g.next, g.batch = pos, n, b
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	wait := func() error {
-		defer func() { _ = batch.Close() }()
-		if err := batch.SyncWait(); err != nil {
-			return fmt.Errorf("%w: embedded: sync partition %d: %v", appender.ErrUncertain, w.p, err)
-		}
-		w.state.mu.Lock()
-		for topic, n := range next {
-			w.state.next[topic] = max(w.state.next[topic], n)
-		}
-		w.state.mu.Unlock()
-		return nil
+	return g.positions, g.wait, nil
+}
+
+// appliedGroup is a group Apply applied, waiting for its sync.
+type appliedGroup struct {
+	w         *writer
+	batch     *pebble.Batch
+	positions [][]stream.Position
+	next      map[string]int64 // the partition's next offsets once the group is synced
+}
+
+// wait waits for the group's fsync, then publishes its offsets to readers.
+func (g *appliedGroup) wait() error {
+	defer func() { _ = g.batch.Close() }()
+	if err := g.batch.SyncWait(); err != nil {
+		return fmt.Errorf("%w: embedded: sync partition %d: %v", appender.ErrUncertain, g.w.p, err)
 	}
-	return positions, wait, nil
+	st := g.w.state
+	st.mu.Lock()
+	for topic, n := range g.next {
+		st.next[topic] = max(st.next[topic], n)
+	}
+	st.mu.Unlock()
+	return nil
 }
 
 // build adds a group to b and returns the new next offsets and the events' positions.
 func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAppend, now time.Time) (
 	map[string]int64, [][]stream.Position, error) {
-	next := map[string]int64{}
-	heads := make(map[stream.ID]*stream.Pending, len(group))
-	order := make([]stream.ID, 0, len(group))
+	next := make(map[string]int64, 1)
+	// The running heads of the group's streams, in order of first append; w.heads and
+	// w.pending are scratch, and a group's Pendings never move (pending is sized first).
+	if w.heads == nil {
+		w.heads = make(map[stream.ID]*stream.Pending)
+	}
+	clear(w.heads)
+	w.pending = slices.Grow(w.pending[:0], len(group))
+	w.order = w.order[:0]
 	positions := make([][]stream.Position, len(group))
 	for i := range group {
 		a := &group[i]
-		running, seen := heads[a.Stream]
+		running, seen := w.heads[a.Stream]
 		var version int64
 		if seen {
 			version = running.Version()
@@ -252,11 +271,12 @@ func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAp
 				}
 			}
 			version = stored
-			order = append(order, a.Stream)
 			// The new head is the first append's Prior advanced by every append of the
 			// stream in the group: later appends' Priors lack the positions just given.
-			running = &stream.Pending{Prior: a.Prior}
-			heads[a.Stream] = running
+			w.pending = append(w.pending, stream.Pending{Prior: a.Prior})
+			running = &w.pending[len(w.pending)-1]
+			w.heads[a.Stream] = running
+			w.order = append(w.order, a.Stream)
 		}
 		if err := w.checkAppend(a, version); err != nil {
 			return nil, nil, err
@@ -269,11 +289,15 @@ func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAp
 		for j, r := range recents {
 			positions[i][j] = r.Position
 		}
-		running.Added = append(running.Added, recents...)
+		if running.Added == nil {
+			running.Added = recents[:len(recents):len(recents)] // addEvents' own slice
+		} else {
+			running.Added = append(running.Added, recents...)
+		}
 	}
 	w.built, w.builtVals = w.built[:0], w.builtVals[:0]
-	for _, s := range order {
-		h, start := heads[s], len(w.builtVals)
+	for i := range w.pending {
+		h, s, start := &w.pending[i], w.order[i], len(w.builtVals)
 		var err error
 		if w.builtVals, err = w.encodeHead(w.builtVals, s, h); err != nil {
 			return nil, nil, fmt.Errorf("head of %s: %w", s, err)
@@ -285,10 +309,13 @@ func (w *writer) build(db *pebble.DB, b *pebble.Batch, group []appender.StreamAp
 		}
 	}
 	for topic, n := range next {
-		if err := b.Set(offsetKey(topic, int32(w.p)), binary.BigEndian.AppendUint64(nil, uint64(n)), nil); err != nil {
+		w.key = topicPartitionPrefix(w.key[:0], kindOffset, topic, int32(w.p))
+		w.val = binary.BigEndian.AppendUint64(w.val[:0], uint64(n))
+		if err := b.Set(w.key, w.val, nil); err != nil {
 			return nil, nil, err
 		}
 	}
+	clear(w.pending) // drop the group's recents
 	return next, positions, nil
 }
 
