@@ -89,24 +89,16 @@ func (c Config) Topic(aggType string) string { return c.TopicPrefix + "." + aggT
 // decodes and applies batch n+1, whose reads see batch n's writes first (Tx.under). Batch
 // n+1's commit is sent only after batch n's succeeded; if batch n's fails, batch n+1 is
 // dropped unsent, so the outcome is that of committing the batches one after the other.
-//
-// Decoding is pipelined too: while Run's goroutine applies one poll's records, a goroutine
-// decodes the records of the next poll, when the client has them buffered already (see Run
-// for how that keeps rebalances out of an apply).
 type Runner struct {
 	cfg   Config
 	proj  Projection
 	store Store
 
-	mu       sync.Mutex // guards next, gen, seq and inflight
+	mu       sync.Mutex // guards next and inflight
 	next     map[topicPartition]int64
 	inflight *commit // the commit in flight, if any (set and cleared by Run's goroutine)
-	// gen is each partition's generation: it moves (to seq+1) whenever the partition is
-	// revoked, lost, assigned or sought, so that records polled before are never applied.
-	gen      map[topicPartition]uint64
-	seq      uint64
-	memo     *memo // decoded documents of this runner's writes; Run's goroutine only
-	dataOnly bool  // the handler reads no more of an event than its data (dataOnly)
+	memo     *memo   // decoded documents of this runner's writes; Run's goroutine only
+	dataOnly bool    // the handler reads no more of an event than its data (dataOnly)
 }
 
 // commit is one batch's Store.Commit, running in its own goroutine.
@@ -134,7 +126,6 @@ func NewRunner(cfg Config, proj Projection, store Store) (*Runner, error) {
 		return nil, err
 	}
 	return &Runner{cfg: cfg.withDefaults(), proj: proj, store: store, next: map[topicPartition]int64{}, memo: newMemo(),
-		gen:      map[topicPartition]uint64{},
 		dataOnly: isDataOnly(proj.Handler)}, nil
 }
 
@@ -144,17 +135,6 @@ func (r *Runner) GroupID() string {
 }
 
 // Run consumes until ctx ends or an error stops it.
-//
-// Each round applies one poll's records with rebalances blocked (kgo.BlockRebalanceOnPoll),
-// and allows them after. A round that finds more records already buffered in the client
-// polls them before it applies its own (which keeps rebalances blocked) and decodes them on
-// a goroutine beside the apply; the next round applies them. Between the two rounds a
-// rebalance may run: it moves the generation of every partition it revokes or assigns
-// (forget, adjust), and the next round blocks rebalances again (blockRebalance) and drops,
-// unapplied, the records of any partition whose generation moved since they were polled.
-// The client seeks an assigned partition to its checkpoint (adjust), so nothing is skipped.
-// After an error the records polled ahead are dropped: Run returns, or resync seeks every
-// partition to its checkpoint and moves its generation.
 func (r *Runner) Run(ctx context.Context) error {
 	cl, err := kgo.NewClient(append(r.topicOpts(),
 		kgo.SeedBrokers(r.cfg.Kafka...),
@@ -182,32 +162,18 @@ func (r *Runner) Run(ctx context.Context) error {
 	// Registered after Close, so it runs first: no commit outlives Run, and a successful
 	// one's AfterCommit functions run.
 	defer func() { _ = r.settle() }()
-	// One Decoder (it keeps caches), used by one goroutine at a time: this one, or the
-	// goroutine that decodes a poll ahead, which this one waits for before it decodes again.
-	dec := &eventkafka.Decoder{}
-	var cur *polled // the next poll to apply, decoded ahead (nil: poll now)
+	dec := &eventkafka.Decoder{} // this goroutine's: a Decoder keeps caches
 	for {
-		if cur == nil {
-			fs := r.poll(ctx, cl)
-			if ctx.Err() != nil {
-				cl.AllowRebalance()
-				return nil
-			}
-			cur = r.take(fs)
-			r.decode(dec, cur)
-		} else {
-			blockRebalance(ctx, cl)
+		fs := r.poll(ctx, cl)
+		if ctx.Err() != nil {
+			cl.AllowRebalance()
+			return nil
 		}
-		if err := fetchErr(cur.fs); err != nil {
+		if err := fetchErr(fs); err != nil {
 			cl.AllowRebalance()
 			return err
 		}
-		next := r.pollAhead(ctx, cl, dec)
-		err := r.process(ctx, cur)
-		cur = next.wait()
-		if err != nil {
-			cur = nil // dropped: Run returns, or resync seeks every partition it polled
-		}
+		err := r.process(ctx, dec, fs)
 		if ctx.Err() != nil {
 			cl.AllowRebalance()
 			return nil // stopping: an interrupted batch was not committed and will be redone
@@ -269,7 +235,6 @@ func (r *Runner) adjust(ctx context.Context, assigned map[string]map[int32]kgo.O
 				return nil, fmt.Errorf("checkpoint of %s/%d: %w", topic, p, err)
 			}
 			r.next[topicPartition{topic, p}] = off
-			r.bump(topicPartition{topic, p})
 			parts[p] = kgo.NewOffset().At(off).WithEpoch(-1)
 		}
 	}
@@ -289,7 +254,6 @@ func (r *Runner) resync(ctx context.Context, cl *kgo.Client) error {
 			return err
 		}
 		r.next[tp] = off
-		r.bump(tp)
 		if seek[tp.topic] == nil {
 			seek[tp.topic] = map[int32]kgo.EpochOffset{}
 		}
@@ -307,7 +271,6 @@ func (r *Runner) forget(_ context.Context, _ *kgo.Client, lost map[string][]int3
 	for topic, parts := range lost {
 		for _, p := range parts {
 			delete(r.next, topicPartition{topic, p})
-			r.bump(topicPartition{topic, p})
 		}
 	}
 }
@@ -347,7 +310,7 @@ func (r *Runner) settle() error {
 }
 
 // process applies each partition's records of one poll and sends their commits.
-func (r *Runner) process(ctx context.Context, p *polled) error {
+func (r *Runner) process(ctx context.Context, dec *eventkafka.Decoder, fs kgo.Fetches) error {
 	r.mu.Lock()
 	c := r.inflight
 	r.mu.Unlock()
@@ -357,31 +320,31 @@ func (r *Runner) process(ctx context.Context, p *polled) error {
 		}
 	}
 	var firstErr error
-	for _, dp := range p.parts {
-		if err := r.batch(ctx, dp); err != nil {
-			firstErr = err
-			break
+	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		if len(ftp.Records) == 0 || firstErr != nil {
+			return
 		}
-	}
+		if err := r.batch(ctx, dec, ftp.Topic, ftp.Partition, ftp.Records); err != nil {
+			firstErr = err
+		}
+	})
 	if firstErr != nil {
 		_ = r.settle() // stopping or resyncing: let the commit in flight resolve first
 	}
 	return firstErr
 }
 
-// batch takes a partition's decoded records from its next offset (refusing the batch at the
-// first record there that is not a valid event), prefetches the keys the handler names,
-// applies the events to one Tx, waits for the previous batch's commit and sends this one's,
-// with the checkpoint.
-func (r *Runner) batch(ctx context.Context, dp *decodedPartition) error {
-	tp, recs := dp.tp, dp.recs
+// batch decodes a partition's records (refusing the batch at the first record that is not a
+// valid event), prefetches the keys the handler names, applies the events to one Tx, waits
+// for the previous batch's commit and sends this one's, with the checkpoint.
+func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic string, partition int32, recs []*kgo.Record) error {
+	tp := topicPartition{topic, partition}
 	r.mu.Lock()
 	from, ok := r.next[tp]
-	stale := r.stale(dp)
 	prev := r.inflight
 	r.mu.Unlock()
-	if !ok || stale {
-		return nil // revoked, or assigned or sought again, since it was polled
+	if !ok {
+		return nil // revoked while polled
 	}
 	if prev != nil && prev.tp == tp {
 		from = prev.to // where the commit in flight leaves the partition
@@ -391,9 +354,16 @@ func (r *Runner) batch(ctx context.Context, dp *decodedPartition) error {
 		return nil // records before the checkpoint (a seek raced the poll)
 	}
 	start := time.Now()
-	envs, err := dp.from(from)
-	if err != nil {
-		return fmt.Errorf("projection %s: %w", r.proj.Keyspace(), err)
+	envs := make([]*Envelope, 0, len(recs))
+	block := make([]Envelope, len(recs)) // one allocation for the batch's envelopes
+	for i, rec := range recs {
+		if rec.Offset < from || rec.Attrs.IsControl() {
+			continue
+		}
+		if err := decodeInto(&block[i], dec, rec, r.dataOnly); err != nil {
+			return fmt.Errorf("projection %s: %w", r.proj.Keyspace(), err)
+		}
+		envs = append(envs, &block[i])
 	}
 	tx := newTx(ctx, r.store, r.proj.Keyspace())
 	tx.memo = r.memo
@@ -424,7 +394,7 @@ func (r *Runner) batch(ctx context.Context, dp *decodedPartition) error {
 	tx.under = nil
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if cur, ok := r.next[tp]; !ok || cur != from || r.stale(dp) {
+	if cur, ok := r.next[tp]; !ok || cur != from {
 		return nil // revoked, or moved by a resync, while this batch was applied
 	}
 	c := &commit{tp: tp, from: from, to: to, tx: tx, done: make(chan struct{})}
