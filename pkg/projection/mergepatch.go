@@ -65,6 +65,9 @@ func mergeData(doc any, env *Envelope) (any, error) {
 
 // decodeJSON decodes one JSON value, numbers as json.Number (their literal text).
 func decodeJSON(b []byte) (any, error) {
+	if v, ok := scanJSON(b); ok {
+		return v, nil
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var v any
