@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/strata-platform/strata/pkg/schema"
 )
 
 // MergePatch is the declarative reducer: each event's data is an RFC 7386 JSON merge patch
@@ -63,9 +65,11 @@ func mergeData(doc any, env *Envelope) (any, error) {
 	}
 }
 
-// decodeJSON decodes one JSON value, numbers as json.Number (their literal text).
+// decodeJSON decodes one JSON value, numbers as json.Number (their literal text): the
+// value json.Decoder gives, and its errors. schema.DecodeJSON, about 2.5× faster, decodes
+// what it takes (nearly every patch); what it refuses, json.Decoder decodes.
 func decodeJSON(b []byte) (any, error) {
-	if v, ok := scanJSON(b); ok {
+	if v, err := schema.DecodeJSON(b); err == nil {
 		return v, nil
 	}
 	d := json.NewDecoder(bytes.NewReader(b))

@@ -38,6 +38,13 @@ const (
 
 func (e *decodeError) Error() string { return fmt.Sprintf("%s at offset %d", e.msg, e.offset) }
 
+// DecodeJSON is decodeJSON for other packages: where it returns a value, that value is the
+// one encoding/json's Decoder with UseNumber returns for data (TestDecodeJSON); where it
+// refuses data that encoding/json takes (repeated member names, invalid UTF-8, numbers
+// beyond its bounds), the caller decodes with encoding/json. The projection runtime decodes
+// merge patches so.
+func DecodeJSON(data []byte) (any, error) { return decodeJSON(data) }
+
 // decodeJSON parses data as exactly one JSON value into the types the validator expects:
 // map[string]any, []any, string, json.Number, bool and nil. Beyond encoding/json it refuses
 // invalid UTF-8 and objects that repeat a member name: consumers disagree on which of two

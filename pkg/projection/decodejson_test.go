@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/strata-platform/strata/pkg/schema"
 )
 
 // decodeStd decodes b with json.Decoder as decodeJSON's fallback does.
@@ -25,9 +27,9 @@ func decodeStd(b []byte) (any, error) {
 
 var errTrailing = errors.New("bytes after the value")
 
-// FuzzScanJSON: every value scanJSON returns is the value json.Decoder returns for the same
-// bytes, and it takes none that json.Decoder refuses.
-func FuzzScanJSON(f *testing.F) {
+// FuzzDecodeJSON: every value decodeJSON's fast path (schema.DecodeJSON) returns is the
+// value json.Decoder returns for the same bytes, and it takes none that json.Decoder refuses.
+func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"n":1,"k3":12,"k0":null}`, ` [1, -0.5e+3, true, false, null, "s", {}, []] `, `{"a":{"a":{"a":[]}}}`,
 		`01`, `-`, `1.`, `1e`, `"\u00e9"`, `"é"`, `{"a":1,"a":2}`, `{"a" : 1 , }`, `[1,]`, `tru`, `nullx`,
@@ -36,26 +38,26 @@ func FuzzScanJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, ok := scanJSON(b)
+		got, ferr := schema.DecodeJSON(b)
 		want, err := decodeStd(b)
-		if !ok {
+		if ferr != nil {
 			return
 		}
 		if err != nil {
-			t.Fatalf("scanJSON took %q, json.Decoder refuses it: %v", b, err)
+			t.Fatalf("the fast path took %q, json.Decoder refuses it: %v", b, err)
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q: scanJSON %#v, json.Decoder %#v", b, got, want)
+			t.Fatalf("%q: the fast path %#v, json.Decoder %#v", b, got, want)
 		}
 	})
 }
 
-// TestScanJSON_Takes: the bench's patches take the fast path (a test that scanJSON is not
-// simply refusing everything, which FuzzScanJSON would not notice).
-func TestScanJSON_Takes(t *testing.T) {
+// TestDecodeJSON_FastPathTakes: the bench's patches take the fast path (a test that it is
+// not simply refusing everything, which FuzzDecodeJSON would not notice).
+func TestDecodeJSON_FastPathTakes(t *testing.T) {
 	for _, s := range []string{`{"n":12,"k3":471}`, `{"k0":null,"n":0,"k1":-1.5E-3}`, `[{"a":[true,false,null,"x y"]}]`} {
-		if _, ok := scanJSON([]byte(s)); !ok {
-			t.Errorf("scanJSON refused %s", s)
+		if _, err := schema.DecodeJSON([]byte(s)); err != nil {
+			t.Errorf("the fast path refused %s: %v", s, err)
 		}
 	}
 }
