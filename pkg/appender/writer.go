@@ -559,20 +559,13 @@ type running struct {
 // Find answers as stream.Pending.Find, comparing the committed recents' sums before their
 // ids.
 func (r *running) Find(source, id string) (stream.Recent, bool) {
-	added := r.Added
-	if len(added) > stream.RecentWindow {
-		added = added[len(added)-stream.RecentWindow:]
-	}
+	older, added := stream.Window(r.Prior.Recent, r.Added)
 	for _, rec := range added {
 		if rec.EventID == id && rec.Source == source {
 			return rec, true
 		}
 	}
-	older, sums := r.Prior.Recent, r.sums
-	if keep := stream.RecentWindow - len(added); len(older) > keep {
-		older, sums = older[len(older)-keep:], sums[len(sums)-keep:]
-	}
-	sum := idSum(id)
+	sums, sum := r.sums[len(r.sums)-len(older):], idSum(id)
 	for i, s := range sums {
 		if s == sum && older[i].EventID == id && older[i].Source == source {
 			return older[i], true

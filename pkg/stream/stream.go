@@ -150,18 +150,11 @@ func (p Pending) Version() int64 { return p.Prior.Version + int64(len(p.Added)) 
 // Find returns the recent entry with the given (source, id) among the RecentWindow latest
 // events of Prior.Advance(Added).
 func (p Pending) Find(source, id string) (Recent, bool) {
-	added := p.Added
-	if len(added) > RecentWindow {
-		added = added[len(added)-RecentWindow:]
-	}
+	older, added := Window(p.Prior.Recent, p.Added)
 	for _, r := range added {
 		if sameID(r, source, id) {
 			return r, true
 		}
-	}
-	older := p.Prior.Recent
-	if keep := RecentWindow - len(added); len(older) > keep {
-		older = older[len(older)-keep:]
 	}
 	for _, r := range older {
 		if sameID(r, source, id) {
