@@ -9,11 +9,11 @@
 //     batches; a batch's writes (one Tx) and the partition's checkpoint are committed in one
 //     atomic Store.Commit (Redis: one MULTI/EXEC under WATCH of the checkpoint hash), which
 //     refuses the batch if the stored checkpoint is no longer where the batch started
-//     (ErrStaleCheckpoint), and then writes nothing. On assignment a
-//     Runner starts from its stored checkpoint, never from the group's offsets; rebalances
-//     wait while a batch is applied, and a revocation waits for the commit in flight. A
-//     crash, a handler error or a cancelled context between two commits leaves the previous
-//     commit, and the batch is redone.
+//     (ErrStaleCheckpoint), and then writes nothing. On assignment a Runner starts from
+//     its stored checkpoint, never from the group's offsets; rebalances wait while a poll's
+//     batches are applied (a poll is one fetch, at most 16 MiB), and a revocation waits for
+//     the commit in flight. A crash, a handler error or a cancelled context between two
+//     commits leaves the previous commit, and the batch is redone.
 //   - A Runner pipelines commits one deep: it applies batch n+1 while batch n's commit is in
 //     flight, reading batch n's writes before the store's, and sends batch n+1 only after
 //     batch n committed (if batch n's commit fails, batch n+1 is dropped unsent and Run

@@ -22,10 +22,11 @@ type Config struct {
 	Kafka       []string // seed brokers
 	Group       string   // consumer group prefix; each projection version is its own group
 	TopicPrefix string   // event topics are <prefix>.<type>.events; default "strata"
-	// MaxBatch is the most records a poll takes (and so a batch of one partition); default
-	// 4000. Larger batches write a document or index head touched by several of their
-	// events once, and commit less often; a poll takes only what has arrived, so a batch is
-	// this large only while the runner catches up.
+	// MaxBatch is the most records of one batch (one partition's commit); default 4000.
+	// Larger batches write a document or index head touched by several of their events
+	// once, and commit less often. A poll takes a whole fetch (up to fetchMaxBytes), which
+	// the runner splits into batches of at most MaxBatch records per partition; a poll takes
+	// only what has arrived, so a batch is this large only while the runner catches up.
 	MaxBatch int
 	// SessionTimeout is how long the group waits for a silent member before giving its
 	// partitions to others; default 10s (the broker's minimum is usually 6s).
@@ -79,9 +80,10 @@ func (c Config) Topic(aggType string) string { return c.TopicPrefix + "." + aggT
 // Tx, and commits the Tx's writes together with the partition's checkpoint (Store.Commit:
 // one atomic call that also checks the checkpoint has not moved). On assignment it starts
 // from its own stored checkpoint, not the group's committed offsets. Rebalances are blocked
-// while a batch is applied, and a revocation waits for the commit in flight, so a revoked
-// partition's batch either commits before the revocation or not at all; a worker that lost
-// a partition without knowing it (paused, partitioned) is refused by the checkpoint check.
+// while a poll's batches are applied, and a revocation waits for the commit in flight, so a
+// revoked partition's batch either commits before the revocation or not at all; a worker
+// that lost a partition without knowing it (paused, partitioned) is refused by the
+// checkpoint check.
 // Together: every committed event is applied exactly once in effect (I5), and aborted events
 // are never delivered.
 //
@@ -146,6 +148,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		kgo.HeartbeatInterval(r.cfg.SessionTimeout/5),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(), // so checkpoints move past transaction markers, to the LSO
+		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.DisableAutoCommit(),
@@ -190,20 +193,28 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// poll polls for records. With a commit in flight it also returns (maybe with none) once
-// that commit resolves, so that an error is noticed even when no more records come.
+// fetchMaxBytes bounds one fetch, so one poll: rebalances wait while a poll's records are
+// applied (franz-go's default, 50 MiB, could hold a member with many partitions for seconds).
+const fetchMaxBytes = 16 << 20
+
+// poll takes one whole fetch, so that the client starts the next fetch at once and parses it
+// while this one is applied: it keeps one buffered fetch per broker and fetches again only
+// once that one is drained, so taking a fetch a few thousand records at a time left most of
+// every fetch on the critical path. With a commit in flight it also returns (maybe with
+// none) once that commit resolves, so that an error is noticed even when no more records
+// come.
 func (r *Runner) poll(ctx context.Context, cl *kgo.Client) kgo.Fetches {
 	r.mu.Lock()
 	c := r.inflight
 	r.mu.Unlock()
 	if c == nil {
-		return cl.PollRecords(ctx, r.cfg.MaxBatch)
+		return cl.PollFetches(ctx)
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(c.resolved, cancel)
 	defer stop()
-	return cl.PollRecords(pctx, r.cfg.MaxBatch)
+	return cl.PollFetches(pctx)
 }
 
 // eventTopicRe matches every event topic under prefix.
@@ -324,14 +335,30 @@ func (r *Runner) process(ctx context.Context, dec *eventkafka.Decoder, fs kgo.Fe
 		if len(ftp.Records) == 0 || firstErr != nil {
 			return
 		}
-		if err := r.batch(ctx, dec, ftp.Topic, ftp.Partition, ftp.Records); err != nil {
-			firstErr = err
+		for _, recs := range split(ftp.Records, r.cfg.MaxBatch) {
+			if err := r.batch(ctx, dec, ftp.Topic, ftp.Partition, recs); err != nil {
+				firstErr = err
+				return
+			}
 		}
 	})
 	if firstErr != nil {
 		_ = r.settle() // stopping or resyncing: let the commit in flight resolve first
 	}
 	return firstErr
+}
+
+// split cuts recs into the fewest batches of at most `most` records, of sizes that differ by
+// at most one (no small tail batch), in order.
+func split(recs []*kgo.Record, most int) [][]*kgo.Record {
+	left := (len(recs) + most - 1) / most
+	out := make([][]*kgo.Record, 0, left)
+	for ; left > 0; left-- {
+		n := (len(recs) + left - 1) / left
+		out = append(out, recs[:n])
+		recs = recs[n:]
+	}
+	return out
 }
 
 // batch decodes a partition's records (refusing the batch at the first record that is not a

@@ -249,3 +249,33 @@ func (e *env) abortedTransaction(t *testing.T, aggType string) {
 		t.Fatal(err)
 	}
 }
+
+func TestSplit(t *testing.T) {
+	for n := 0; n <= 60; n++ {
+		recs := make([]*kgo.Record, n)
+		for i := range recs {
+			recs[i] = &kgo.Record{Offset: int64(i)}
+		}
+		for max := 1; max <= 13; max++ {
+			parts := split(recs, max)
+			if want := (n + max - 1) / max; len(parts) != want {
+				t.Fatalf("split(%d, %d): %d batches, want %d", n, max, len(parts), want)
+			}
+			next := int64(0)
+			for _, p := range parts {
+				if len(p) == 0 || len(p) > max || len(p) < len(parts[0])-1 || len(p) > len(parts[0])+1 {
+					t.Fatalf("split(%d, %d): batch sizes %d and %d", n, max, len(parts[0]), len(p))
+				}
+				for _, r := range p {
+					if r.Offset != next {
+						t.Fatalf("split(%d, %d): offset %d where %d", n, max, r.Offset, next)
+					}
+					next++
+				}
+			}
+			if next != int64(n) {
+				t.Fatalf("split(%d, %d): %d records out", n, max, next)
+			}
+		}
+	}
+}
