@@ -101,6 +101,7 @@ type Runner struct {
 	inflight *commit // the commit in flight, if any (set and cleared by Run's goroutine)
 	memo     *memo   // decoded documents of this runner's writes; Run's goroutine only
 	dataOnly bool    // the handler reads no more of an event than its data (dataOnly)
+	puts     int     // the previous batch's number of writes: the next one's map is sized so
 }
 
 // commit is one batch's Store.Commit, running in its own goroutine.
@@ -393,6 +394,7 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 		envs = append(envs, &block[i])
 	}
 	tx := newTx(ctx, r.store, r.proj.Keyspace())
+	tx.puts = make(map[string][]byte, r.puts) // no growing, and rehashing, key by key
 	tx.memo = r.memo
 	if prev != nil {
 		tx.under = prev.tx
@@ -413,6 +415,7 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 	if err := tx.seal(); err != nil {
 		return fmt.Errorf("projection %s: %w", r.proj.Keyspace(), err)
 	}
+	r.puts = len(tx.puts)
 	// This batch was built on the previous one's writes: it may be sent only once those
 	// are committed. If they are not, this batch is dropped unsent.
 	if err := r.settle(); err != nil {

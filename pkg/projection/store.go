@@ -111,10 +111,7 @@ func ckptField(topic string, partition int32) string {
 // copied through the script's arguments, which cost Redis as much as the writes.
 func (s *RedisStore) Commit(ctx context.Context, keyspace string, b Batch) error {
 	ck, field := s.ckptKey(keyspace), ckptField(b.Topic, b.Partition)
-	mset := make([]any, 0, 2*len(b.Puts))
-	for _, kv := range b.Puts {
-		mset = append(mset, s.key(keyspace, kv.Key), kv.Value)
-	}
+	mset := s.msetArgs(keyspace, b.Puts)
 	var dels []string
 	for _, k := range b.Dels {
 		dels = append(dels, s.key(keyspace, k))
@@ -160,6 +157,33 @@ func (s *RedisStore) Commit(ctx context.Context, keyspace string, b Batch) error
 
 // msetPairs is the number of key-value pairs per MSET of a commit.
 const msetPairs = 500
+
+// msetArgs returns MSET's arguments for puts: each key in the keyspace, then its value. The
+// keys are written into one buffer and every argument is a *rawArg, which boxes into an any
+// without an allocation: three allocations per pair fewer than strings and byte slices.
+func (s *RedisStore) msetArgs(keyspace string, puts []KV) []any {
+	prefix := s.key(keyspace, "")
+	size := 0
+	for _, kv := range puts {
+		size += len(prefix) + len(kv.Key)
+	}
+	buf := make([]byte, 0, size) // never grows: the keys below point into it
+	raw := make([]rawArg, 2*len(puts))
+	args := make([]any, 2*len(puts))
+	for i, kv := range puts {
+		start := len(buf)
+		buf = append(append(buf, prefix...), kv.Key...)
+		raw[2*i], raw[2*i+1] = buf[start:len(buf):len(buf)], kv.Value
+		args[2*i], args[2*i+1] = &raw[2*i], &raw[2*i+1]
+	}
+	return args
+}
+
+// rawArg is a command argument that go-redis writes as its bytes (encoding.BinaryMarshaler).
+type rawArg []byte
+
+// MarshalBinary returns the argument's bytes.
+func (a *rawArg) MarshalBinary() ([]byte, error) { return *a, nil }
 
 // Active returns the active version of a projection (0 when none is active yet).
 func (s *RedisStore) Active(ctx context.Context, name string) (int, error) {
