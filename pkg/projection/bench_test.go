@@ -516,7 +516,7 @@ func (l loader) withSnapshot(ctx context.Context, s stream.ID) (json.RawMessage,
 			return nil, 0, 0, err
 		}
 	}
-	raw, ok, err = l.e.store.Get(ctx, l.index, "idxhead:"+s.Type+":"+s.ID)
+	raw, ok, err = l.e.store.Get(ctx, l.index, IndexHeadKey(s))
 	if err != nil || !ok {
 		return nil, 0, 0, fmt.Errorf("index head of %s: %v (found %v)", s, err, ok)
 	}
@@ -540,11 +540,11 @@ func (l loader) withSnapshot(ctx context.Context, s stream.ID) (json.RawMessage,
 func (l loader) position(ctx context.Context, s stream.ID, v int64) (stream.Position, error) {
 	var pos stream.Position
 	raw, ok, err := l.e.store.Get(ctx, l.index, IndexKey(s, v))
+	if err == nil && ok {
+		pos, ok, err = IndexPosition(raw, v)
+	}
 	if err == nil && !ok {
 		err = fmt.Errorf("index has no version %d of %s", v, s)
-	}
-	if err == nil {
-		err = json.Unmarshal(raw, &pos)
 	}
 	return pos, err
 }

@@ -2,7 +2,6 @@ package projection
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
 	"github.com/strata-platform/strata/pkg/stream"
@@ -78,20 +77,6 @@ func TestTx_Prefetch(t *testing.T) {
 	for k, v := range want {
 		if got[k] != v {
 			t.Fatalf("%s: %s with prefetching, %s without", k, got[k], v)
-		}
-	}
-}
-
-func TestPositionJSON(t *testing.T) {
-	for _, p := range []stream.Position{
-		{Topic: "strata.order.events", Partition: 2, Offset: 123456789},
-		{Topic: "A-b_c.9", Partition: 0, Offset: 0},
-		{Topic: "", Partition: -1, Offset: -5},
-		{Topic: `we<ird>"&\é`, Partition: 1, Offset: 1},
-	} {
-		want, _ := json.Marshal(p)
-		if got := positionJSON(p); string(got) != string(want) {
-			t.Errorf("positionJSON(%+v) = %s, json.Marshal gives %s", p, got, want)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -145,10 +144,10 @@ func (r *Reader) positions(ctx context.Context, s stream.ID, h stream.Head, from
 	if idxTo < from {
 		return out, nil
 	}
-	keys := make([]string, 0, idxTo-from+2)
-	keys = append(keys, "idxhead:"+s.Type+":"+s.ID)
-	for v := from; v <= idxTo; v++ {
-		keys = append(keys, projection.IndexKey(s, v))
+	// The index keeps IndexChunk versions to a key, after the stream's index head.
+	keys := []string{projection.IndexHeadKey(s)}
+	for c := from / projection.IndexChunk; c <= idxTo/projection.IndexChunk; c++ {
+		keys = append(keys, projection.IndexKey(s, c*projection.IndexChunk))
 	}
 	deadline := time.Now().Add(r.cfg.CatchUp)
 	wait := 2 * time.Millisecond
@@ -158,13 +157,23 @@ func (r *Reader) positions(ctx context.Context, s stream.ID, h stream.Head, from
 			return nil, err
 		}
 		indexed, _ := strconv.ParseInt(string(vals[0]), 10, 64)
-		if indexed >= idxTo {
+		if vals[0] != nil && indexed >= idxTo {
+			c0 := from / projection.IndexChunk
 			for i, raw := range vals[1:] {
-				if raw == nil {
-					return nil, fmt.Errorf("%w: index of %s reaches v%d but has no v%d", ErrCorrupt, s, indexed, from+int64(i))
+				c := c0 + int64(i)
+				var topic string
+				var at [][]int64
+				if raw != nil {
+					if topic, at, err = projection.DecodeIndexChunk(raw); err != nil {
+						return nil, fmt.Errorf("%w: index of %s, chunk %d: %v", ErrCorrupt, s, c, err)
+					}
 				}
-				if err := json.Unmarshal(raw, &out[i]); err != nil {
-					return nil, fmt.Errorf("%w: index of %s v%d: %v", ErrCorrupt, s, from+int64(i), err)
+				for v := max(from, c*projection.IndexChunk); v <= min(idxTo, c*projection.IndexChunk+projection.IndexChunk-1); v++ {
+					j := v - c*projection.IndexChunk
+					if j >= int64(len(at)) || at[j] == nil {
+						return nil, fmt.Errorf("%w: index of %s reaches v%d but has no v%d", ErrCorrupt, s, indexed, v)
+					}
+					out[v-from] = stream.Position{Topic: topic, Partition: int32(at[j][0]), Offset: at[j][1]}
 				}
 			}
 			return out, nil

@@ -70,26 +70,26 @@ func TestReader_ReadStream(t *testing.T) {
 		ctx := context.Background()
 		a, b := stream.ID{Type: "order", ID: "a"}, stream.ID{Type: "order", ID: "b"}
 		for round := 0; round < 3; round++ { // interleave two streams
-			appendN(t, e.App, a, 30, nil)
+			appendN(t, e.App, a, 50, nil)
 			appendN(t, e.App, b, 10, nil)
 		}
-		// Read your writes: 90 events is more than a head's recent window, so the oldest
-		// come from the index, which the read waits for.
+		// Read your writes: 150 events is more than a head's recent window, so the oldest
+		// come from the index (two of its chunks), which the read waits for.
 		p, err := e.Reader.ReadStream(ctx, a, 1, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkVersions(t, p.Records, a, 1, 90)
-		if p.Head != 90 {
-			t.Fatalf("head %d, want 90", p.Head)
+		checkVersions(t, p.Records, a, 1, 150)
+		if p.Head != 150 {
+			t.Fatalf("head %d, want 150", p.Head)
 		}
-		p, err = e.Reader.ReadStream(ctx, a, 41, 7)
+		p, err = e.Reader.ReadStream(ctx, a, 61, 7) // across the index's first two chunks
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkVersions(t, p.Records, a, 41, 47)
-		p, err = e.Reader.ReadStream(ctx, a, 91, 10)
-		if err != nil || len(p.Records) != 0 || p.Head != 90 {
+		checkVersions(t, p.Records, a, 61, 67)
+		p, err = e.Reader.ReadStream(ctx, a, 151, 10)
+		if err != nil || len(p.Records) != 0 || p.Head != 150 {
 			t.Fatalf("past the head: %d events, head %d, %v", len(p.Records), p.Head, err)
 		}
 		p, err = e.Reader.ReadStream(ctx, stream.ID{Type: "order", ID: "none"}, 1, 10)
