@@ -116,6 +116,8 @@ func (indexHandler) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 
 func (indexHandler) dataOnly() bool { return true }
 
+func (indexHandler) partitionLocal() bool { return true }
+
 // Prefetch names the stream's index head and the chunk of the event's version.
 func (indexHandler) Prefetch(env *Envelope, keys []string) []string {
 	return append(keys, IndexHeadKey(env.Stream), IndexKey(env.Stream, env.Version))
@@ -184,6 +186,8 @@ func (statsHandler) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 }
 
 func (statsHandler) dataOnly() bool { return true }
+
+func (statsHandler) partitionLocal() bool { return true }
 
 // Prefetch names the count of the event's type and partition (once per batch: the runtime
 // reads each key once).

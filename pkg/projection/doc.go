@@ -29,7 +29,10 @@
 //     no more of an event than its data: their envelopes' Event may hold the data alone
 //     (eventkafka.Decoder.Fields, which checks a record as Decode does).
 //   - Reads in a batch (Tx.Get) see the store as it was before the batch plus the batch's own
-//     writes. A Handler that is also a Prefetcher names the keys it will read; when the store
+//     writes. For the built-ins and Fold, whose keys are each written by one partition's
+//     batches only, a Runner takes what its own commits stored from memory instead of
+//     reading it back, and forgets all of it on every rebalance and resync (known.go says
+//     why that is the store's content). A Handler that is also a Prefetcher names the keys it will read; when the store
 //     is a MultiReader (RedisStore: MGET) the runtime reads them all in one round trip before
 //     the batch is applied. That changes the number of round trips, never a result. Fold,
 //     Stats and Snapshots are Prefetchers.

@@ -49,6 +49,8 @@ type foldHandler[T any] struct {
 	exact, check bool // jsonExact of T
 }
 
+func (foldHandler[T]) partitionLocal() bool { return true } // documents are keyed by stream
+
 func (f foldHandler[T]) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 	if f.exact {
 		return f.applyDecoded(tx, DocKey(env.Stream), env)

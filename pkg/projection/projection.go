@@ -92,6 +92,7 @@ type Tx struct {
 	under *Tx
 	vals  map[string]any // keys whose staged write is a decoded value (putDecoded), until seal
 	memo  *memo          // the runner's decoded values of bytes it wrote (nil: none)
+	known *known         // what the runner's own commits left in the store (nil: none)
 }
 
 // stored is a value read from the store (ok false: the key was absent).
@@ -140,6 +141,9 @@ func (tx *Tx) Get(key string) ([]byte, bool, error) {
 	if r, ok := tx.read[key]; ok {
 		return r.v, r.ok, nil
 	}
+	if r, ok := tx.known.get(key); ok {
+		return r.v, r.ok, nil
+	}
 	v, ok, err := tx.store.Get(tx.ctx, tx.ns, key)
 	if err == nil {
 		tx.read[key] = stored{v, ok}
@@ -165,7 +169,7 @@ func (tx *Tx) prefetch(h Handler, envs []*Envelope) error {
 	seen := make(map[string]bool, len(keys))
 	uniq := keys[:0]
 	for _, k := range keys {
-		if _, done := tx.read[k]; !done && !seen[k] && !tx.under.stages(k) {
+		if _, done := tx.read[k]; !done && !seen[k] && !tx.under.stages(k) && !tx.known.has(k) {
 			seen[k] = true
 			uniq = append(uniq, k)
 		}

@@ -96,12 +96,17 @@ type Runner struct {
 	proj  Projection
 	store Store
 
-	mu       sync.Mutex // guards next and inflight
-	next     map[topicPartition]int64
+	mu   sync.Mutex // guards next, inflight and moves
+	next map[topicPartition]int64
+	// moves counts the rebalances and resyncs that may have let another worker write this
+	// runner's partitions: known is dropped when it moves (see known).
+	moves    uint64
 	inflight *commit // the commit in flight, if any (set and cleared by Run's goroutine)
 	memo     *memo   // decoded documents of this runner's writes; Run's goroutine only
 	dataOnly bool    // the handler reads no more of an event than its data (dataOnly)
 	puts     int     // the previous batch's number of writes: the next one's map is sized so
+	known    *known  // what this runner's commits stored (partition-local handlers only)
+	knownAt  uint64  // moves when known was last valid; Run's goroutine only
 }
 
 // commit is one batch's Store.Commit, running in its own goroutine.
@@ -109,6 +114,7 @@ type commit struct {
 	tp       topicPartition
 	from, to int64
 	tx       *Tx           // the batch; its writes are the next batch's Tx.under until done
+	moves    uint64        // Runner.moves when it was sent
 	done     chan struct{} // closed once err is set and, on success, next[tp] moved to to
 	err      error
 	resolved context.Context // cancelled with done closing (for poll)
@@ -129,7 +135,7 @@ func NewRunner(cfg Config, proj Projection, store Store) (*Runner, error) {
 		return nil, err
 	}
 	return &Runner{cfg: cfg.withDefaults(), proj: proj, store: store, next: map[topicPartition]int64{}, memo: newMemo(),
-		dataOnly: isDataOnly(proj.Handler)}, nil
+		dataOnly: isDataOnly(proj.Handler), known: knownFor(proj.Handler)}, nil
 }
 
 // GroupID is the consumer group of this projection version.
@@ -247,6 +253,7 @@ func (r *Runner) adjust(ctx context.Context, assigned map[string]map[int32]kgo.O
 				return nil, fmt.Errorf("checkpoint of %s/%d: %w", topic, p, err)
 			}
 			r.next[topicPartition{topic, p}] = off
+			r.moves++
 			parts[p] = kgo.NewOffset().At(off).WithEpoch(-1)
 		}
 	}
@@ -266,6 +273,7 @@ func (r *Runner) resync(ctx context.Context, cl *kgo.Client) error {
 			return err
 		}
 		r.next[tp] = off
+		r.moves++
 		if seek[tp.topic] == nil {
 			seek[tp.topic] = map[int32]kgo.EpochOffset{}
 		}
@@ -283,6 +291,7 @@ func (r *Runner) forget(_ context.Context, _ *kgo.Client, lost map[string][]int3
 	for topic, parts := range lost {
 		for _, p := range parts {
 			delete(r.next, topicPartition{topic, p})
+			r.moves++
 		}
 	}
 }
@@ -314,6 +323,12 @@ func (r *Runner) settle() error {
 	r.mu.Unlock()
 	if c.err != nil {
 		return c.err
+	}
+	r.mu.Lock()
+	moved := r.moves != c.moves
+	r.mu.Unlock()
+	if !moved && r.knownAt == c.moves {
+		r.known.absorb(c.tx)
 	}
 	for _, f := range c.tx.after {
 		f()
@@ -370,9 +385,14 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 	r.mu.Lock()
 	from, ok := r.next[tp]
 	prev := r.inflight
+	moves := r.moves
 	r.mu.Unlock()
 	if !ok {
 		return nil // revoked while polled
+	}
+	if r.knownAt != moves {
+		r.known.clear() // another worker may have written this runner's partitions since
+		r.knownAt = moves
 	}
 	if prev != nil && prev.tp == tp {
 		from = prev.to // where the commit in flight leaves the partition
@@ -396,6 +416,7 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 	tx := newTx(ctx, r.store, r.proj.Keyspace())
 	tx.puts = make(map[string][]byte, r.puts) // no growing, and rehashing, key by key
 	tx.memo = r.memo
+	tx.known = r.known
 	if prev != nil {
 		tx.under = prev.tx
 	}
@@ -427,7 +448,7 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 	if cur, ok := r.next[tp]; !ok || cur != from {
 		return nil // revoked, or moved by a resync, while this batch was applied
 	}
-	c := &commit{tp: tp, from: from, to: to, tx: tx, done: make(chan struct{})}
+	c := &commit{tp: tp, from: from, to: to, tx: tx, moves: r.moves, done: make(chan struct{})}
 	c.resolved, c.resolve = context.WithCancel(context.Background())
 	r.inflight = c
 	go r.send(ctx, c, len(recs), start)
