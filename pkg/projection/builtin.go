@@ -99,10 +99,10 @@ func (indexHandler) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 				// Before 2026-11-26 the index wrote a key per version: rebuild such a keyspace.
 				return fmt.Errorf("%s: not an index chunk, with %s at %d (a keyspace of the per-version index format: rebuild it under a new version)", ck, hk, next-1)
 			}
-			b = append(make([]byte, 0, len(old)+int(32*(IndexChunk-held))), old...)
+			b = append(make([]byte, 0, len(old)+chunkRoom), old...)
 		}
 	} else {
-		b = appendChunkStart(make([]byte, 0, len(env.Position.Topic)+32*IndexChunk), env.Position.Topic)
+		b = appendChunkStart(make([]byte, 0, len(env.Position.Topic)+16+chunkRoom), env.Position.Topic)
 	}
 	b = b[:len(b)-2] // reopen the list: drop "]}"
 	for ; held < v-first; held++ {
@@ -113,6 +113,10 @@ func (indexHandler) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 	tx.Put(hk, strconv.AppendInt(nil, v, 10))
 	return nil
 }
+
+// chunkRoom is the room a chunk taken into a batch gets for new entries (8 of ~12 bytes;
+// a batch adds a few per stream, and append grows it past that).
+const chunkRoom = 96
 
 func (indexHandler) dataOnly() bool { return true }
 
