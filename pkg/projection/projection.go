@@ -166,13 +166,21 @@ func (tx *Tx) prefetch(h Handler, envs []*Envelope) error {
 	for _, env := range envs {
 		keys = p.Prefetch(env, keys)
 	}
-	seen := make(map[string]bool, len(keys))
+	// Known keys first: with a warm runner nearly every key is, and the rest are few.
+	var seen map[string]bool
 	uniq := keys[:0]
 	for _, k := range keys {
-		if _, done := tx.read[k]; !done && !seen[k] && !tx.under.stages(k) && !tx.known.has(k) {
-			seen[k] = true
-			uniq = append(uniq, k)
+		if tx.known.has(k) || tx.under.stages(k) || seen[k] {
+			continue
 		}
+		if _, done := tx.read[k]; done {
+			continue
+		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		seen[k] = true
+		uniq = append(uniq, k)
 	}
 	if len(uniq) == 0 {
 		return nil
