@@ -94,3 +94,58 @@ func jsonHasVersion(raw []byte, v int64) bool {
 	var d Doc[tally]
 	return json.Unmarshal(raw, &d) == nil && d.Version == v && d.State.Count == v
 }
+
+// TestRunner_BeforeCommit: functions registered with beforeCommit run before their batch is
+// committed, and the first one that fails fails the commit: Run stops with its error and
+// nothing of that batch is stored.
+func TestRunner_BeforeCommit(t *testing.T) {
+	e := newEnv(t)
+	e.appendEvents(t, 300, 10, testrig.Seed(t))
+	var batches atomic.Int64
+	errBefore := errors.New("before commit")
+	p := Projection{Name: "before", Version: 1, Types: []string{"order"}, Handler: HandlerFunc(func(_ context.Context, tx *Tx, env *Envelope) error {
+		tx.Put("last:"+strconv.Itoa(int(env.Position.Partition)), strconv.AppendInt(nil, env.Position.Offset, 10))
+		if len(tx.before) == 0 {
+			n := batches.Add(1)
+			tx.beforeCommit(func(context.Context) error {
+				if n == 2 {
+					return errBefore
+				}
+				return nil
+			})
+		}
+		return nil
+	})}
+	cfg := e.cfg
+	cfg.MaxBatch = 40
+	r, err := NewRunner(cfg, p, e.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.Run(ctx); !errors.Is(err, errBefore) {
+		t.Fatalf("Run: %v, want the before-commit error", err)
+	}
+	// Batch 1 committed; batch 2 failed before its commit and batch 3 (applied behind it)
+	// was dropped: exactly one batch's checkpoint moved.
+	moved := 0
+	for part := int32(0); part < 3; part++ {
+		off, err := e.store.Checkpoint(context.Background(), p.Keyspace(), e.cfg.Topic("order"), part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, ok, _ := e.store.Get(context.Background(), p.Keyspace(), "last:"+strconv.Itoa(int(part)))
+		if off > 0 {
+			moved++
+			if last, _ := strconv.ParseInt(string(raw), 10, 64); !ok || last >= off {
+				t.Fatalf("partition %d: checkpoint %d, last write %s", part, off, raw)
+			}
+		} else if ok {
+			t.Fatalf("partition %d: no checkpoint, yet %s stored", part, raw)
+		}
+	}
+	if moved != 1 {
+		t.Fatalf("%d partitions' checkpoints moved, want 1 (the first batch's)", moved)
+	}
+}
