@@ -38,7 +38,8 @@ const memoMax = 1 << 15
 // memo remembers values encoded at seal, by key, with their bytes. Only the runner's
 // goroutine uses it. A nil memo remembers nothing.
 type memo struct {
-	m map[string]memoEntry
+	m      map[string]memoEntry
+	staged int // how many values the last sealed batch staged: the next one's vals are sized so
 }
 
 type memoEntry struct {
@@ -68,10 +69,12 @@ func (m *memo) put(key string, raw []byte, v any) {
 	if m == nil {
 		return
 	}
-	if _, ok := m.m[key]; !ok && len(m.m) >= memoMax {
-		for k := range m.m {
-			delete(m.m, k)
-			break
+	if len(m.m) >= memoMax {
+		if _, ok := m.m[key]; !ok {
+			for k := range m.m {
+				delete(m.m, k)
+				break
+			}
 		}
 	}
 	m.m[key] = memoEntry{raw, v}
@@ -108,7 +111,11 @@ func (tx *Tx) putDecoded(key string, v any) {
 	delete(tx.puts, key)
 	delete(tx.dels, key)
 	if tx.vals == nil {
-		tx.vals = map[string]any{}
+		var hint int
+		if tx.memo != nil {
+			hint = tx.memo.staged // a batch stages about as many as the one before
+		}
+		tx.vals = make(map[string]any, hint)
 	}
 	tx.vals[key] = v
 }
@@ -139,6 +146,9 @@ type jsonAppender interface {
 // seal encodes every staged decoded value. The runtime seals a batch after its Apply and
 // Flush calls and before its commit (and before the next batch reads its writes).
 func (tx *Tx) seal() error {
+	if tx.memo != nil && len(tx.vals) > 0 {
+		tx.memo.staged = len(tx.vals)
+	}
 	for k, v := range tx.vals {
 		if err := tx.encodeStaged(k, v); err != nil {
 			return err

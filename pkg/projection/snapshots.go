@@ -123,15 +123,14 @@ func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 	if !ok {
 		return nil // no reducer: the type gets no snapshots
 	}
-	key := stateKey(env.Stream)
 	var state json.RawMessage
 	var doc *stateDoc // with MergePatch: the state, kept decoded
 	var applied bool
 	var err error
 	if isMergePatch(red) {
-		applied, doc, err = sp.mergeDecoded(tx, key, env)
+		applied, doc, err = sp.mergeDecoded(tx, env)
 	} else {
-		applied, err = FoldInto(tx, key, env, func(s json.RawMessage, e *Envelope) (json.RawMessage, error) {
+		applied, err = FoldInto(tx, stateKey(env.Stream), env, func(s json.RawMessage, e *Envelope) (json.RawMessage, error) {
 			out, err := red(s, e)
 			state = out
 			return out, err
@@ -145,9 +144,7 @@ func (sp *snapshotter) Apply(_ context.Context, tx *Tx, env *Envelope) error {
 		return err
 	}
 	if doc != nil { // kept decoded: encode the state for the snapshot
-		if state, err = appendJSON(nil, doc.State); err != nil {
-			return err
-		}
+		state = doc.State.appendJSON(nil)
 	}
 	snap, _ := json.Marshal(Snapshot{State: state, Version: env.Version, Position: env.Position, Time: env.Time})
 	tx.Put(SnapshotKey(env.Stream), snap)
@@ -175,54 +172,75 @@ func isMergePatch(red Reducer) bool {
 	return reflect.ValueOf(red).Pointer() == reflect.ValueOf(MergePatch).Pointer()
 }
 
-// stateDoc is a state document (Doc[json.RawMessage]) with its state decoded as
-// MergePatch decodes it (numbers as json.Number), so that it encodes to the same JSON value.
+// stateDoc is a state document (Doc[json.RawMessage]) with its state decoded as a jvalue,
+// which encodes to the same JSON value as MergePatch's result, byte for byte.
 type stateDoc struct {
-	Version int64 `json:"version"`
-	State   any   `json:"state"`
+	Version int64
+	State   jvalue
+	size    int // the length of its last encoding, to size the next one's buffer
 }
 
-// appendJSON encodes the document as json.Marshal would.
+// appendJSON encodes the document as json.Marshal would encode a Doc[json.RawMessage].
 func (d *stateDoc) appendJSON(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, 0, d.size+16)
+	}
+	start := len(b)
 	b = append(b, `{"version":`...)
 	b = strconv.AppendInt(b, d.Version, 10)
 	b = append(b, `,"state":`...)
-	b, err := appendJSON(b, d.State)
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '}'), nil
+	b = append(d.State.appendJSON(b), '}')
+	d.size = len(b) - start
+	return b, nil
 }
 
 func decodeStateDoc(raw []byte) (*stateDoc, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
-	doc := new(stateDoc)
-	if err := d.Decode(doc); err != nil {
+	var doc struct {
+		Version int64 `json:"version"`
+		State   any   `json:"state"`
+	}
+	if err := d.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("document: %w", err)
 	}
-	return doc, nil
+	state, err := toJValue(doc.State)
+	if err != nil {
+		return nil, fmt.Errorf("document: %w", err)
+	}
+	return &stateDoc{Version: doc.Version, State: state, size: len(raw)}, nil
 }
 
 // mergeDecoded is FoldInto with MergePatch on a decoded state: it reports whether env was
 // applied (false: a redelivery) and returns the document it staged. The state is encoded
-// when the batch is sealed.
-func (sp *snapshotter) mergeDecoded(tx *Tx, key string, env *Envelope) (bool, *stateDoc, error) {
-	doc, ok, err := getDecoded(tx, key, decodeStateDoc)
-	if err != nil {
-		return false, nil, fmt.Errorf("%s: %w", key, err)
-	}
-	if !ok {
-		doc = &stateDoc{State: map[string]any{}} // MergePatch starts from {}
+// when the batch is sealed. A state staged earlier in the batch (the common case) is found
+// without building its key as a string.
+func (sp *snapshotter) mergeDecoded(tx *Tx, env *Envelope) (bool, *stateDoc, error) {
+	var buf [80]byte
+	k := append(append(append(append(buf[:0], "state:"...), env.Stream.Type...), ':'), env.Stream.ID...)
+	doc, staged := tx.vals[string(k)].(*stateDoc)
+	var key string
+	if !staged {
+		key = string(k)
+		var ok bool
+		var err error
+		if doc, ok, err = getDecoded(tx, key, decodeStateDoc); err != nil {
+			return false, nil, fmt.Errorf("%s: %w", key, err)
+		}
+		if !ok {
+			doc = &stateDoc{State: jvalue{obj: &jobject{}}} // MergePatch starts from {}
+		}
 	}
 	if next, err := follows(env, doc.Version); !next {
 		return false, nil, err
 	}
-	if doc.State, err = mergeData(doc.State, env); err != nil {
+	if err := doc.State.mergePatch(env); err != nil {
 		return false, nil, err
 	}
 	doc.Version = env.Version
-	tx.putDecoded(key, doc)
+	if !staged { // a value staged with putDecoded is encoded at seal, as it is then
+		tx.putDecoded(key, doc)
+	}
 	return true, doc, nil
 }
 
