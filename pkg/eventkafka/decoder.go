@@ -1,6 +1,7 @@
 package eventkafka
 
 import (
+	"hash/maphash"
 	"mime"
 	"net/url"
 	"strings"
@@ -16,9 +17,11 @@ import (
 // Decoder decodes records with exactly the results of Codec.Decode: the same event for
 // every record Decode accepts, the same error for every record it refuses. It is faster on
 // the common case, a binary-mode record as Encode writes it: it reads the headers in place
-// (no header map, no sorting), makes one string allocation for all attribute values,
-// builds the sdk-go event directly, and parses and checks the source URI and the
-// datacontenttype once per distinct value instead of once per record.
+// (no header map, no sorting), knows the attributes Strata writes by their header names,
+// checks the values as bytes, builds the sdk-go event directly, parses and checks the source
+// URI and the datacontenttype once per distinct value instead of once per record, and takes
+// the strings of values that repeat from record to record (type, aggregate type, id and
+// version, extension values) from a bounded cache instead of allocating them.
 //
 // It takes that path only for a record it can prove valid by cheap checks: lower-case
 // ce_ header names that are context attributes or extension names, non-empty printable
@@ -32,16 +35,10 @@ import (
 type Decoder struct {
 	Codec
 
-	src    string              // the last source accepted on the fast path
-	srcURL url.URL             // src, parsed
-	ct     string              // the last datacontenttype accepted on the fast path
-	boxes  [maxFastAttrs]boxed // per header position, the last extension value boxed there
-}
-
-// boxed is an extension value as an any, with the string it holds.
-type boxed struct {
-	value string
-	boxed any
+	src    string      // the last source accepted on the fast path
+	srcURL url.URL     // src, parsed
+	ct     string      // the last datacontenttype accepted on the fast path
+	values *valueCache // made on first use
 }
 
 // Decode returns the event r carries, as Codec.Decode does.
@@ -52,49 +49,127 @@ func (d *Decoder) Decode(r *kgo.Record) (event.Event, error) {
 	return d.Codec.Decode(r)
 }
 
-// maxFastAttrs bounds the ce_ headers the fast path reads (Strata writes eight or nine).
-const maxFastAttrs = 16
+// The attributes the fast path knows by header name, as indexes of fastHeaders.known.
+const (
+	attrSpecVersion = iota
+	attrID
+	attrSource
+	attrType
+	attrSubject
+	attrTime
+	attrAggregateType
+	attrAggregateID
+	attrAggregateVersion
+	attrPartitionKey
+	numKnown
+
+	firstKnownExt = attrAggregateType // known from here on are extensions
+	attrRequired  = 1<<attrSpecVersion | 1<<attrID | 1<<attrSource | 1<<attrType
+)
+
+// knownNames are the attribute names of the known attributes.
+var knownNames = [numKnown]string{"specversion", "id", "source", "type", "subject", "time",
+	event.ExtAggregateType, event.ExtAggregateID, event.ExtAggregateVersion, event.ExtPartitionKey}
+
+// Kinds of header that are not a known attribute (knownAttr's other answers).
+const (
+	headerOther       = -1 // any other header: an unknown extension, another ce_ name, not ce_ at all
+	headerContentType = -2
+	headerRefused     = -3 // ce_dataschema, ce_data, ce_datacontenttype: rare, or refused; Decode's business
+)
+
+// knownAttr returns the known attribute header k carries, or one of the header kinds.
+func knownAttr(k string) int {
+	switch k {
+	case "ce_specversion":
+		return attrSpecVersion
+	case "ce_id":
+		return attrID
+	case "ce_source":
+		return attrSource
+	case "ce_type":
+		return attrType
+	case "ce_subject":
+		return attrSubject
+	case "ce_time":
+		return attrTime
+	case "ce_aggregatetype":
+		return attrAggregateType
+	case "ce_aggregateid":
+		return attrAggregateID
+	case "ce_aggregateversion":
+		return attrAggregateVersion
+	case "ce_partitionkey":
+		return attrPartitionKey
+	case HeaderContentType:
+		return headerContentType
+	case "ce_dataschema", "ce_data", "ce_datacontenttype":
+		return headerRefused
+	}
+	return headerOther
+}
+
+// maxFastExt bounds the extensions other than Strata's the fast path reads.
+const maxFastExt = 8
 
 // fastHeaders is what the fast path gathers from a record's headers.
 type fastHeaders struct {
-	names   [maxFastAttrs]string // attribute names (the header names after "ce_")
-	values  [maxFastAttrs][]byte
-	n       int
+	known   [numKnown][]byte // values of the known attributes; nil: absent
+	seen    uint32           // bit i: known[i] is present
+	extName [maxFastExt]string
+	extVal  [maxFastExt][]byte
+	nExt    int // other extensions
 	ct      []byte
 	hasCT   bool
-	hasPKey bool // a ce_partitionkey header is present
 }
 
 // gather reads the headers, or reports false when the record is not for the fast path:
 // header names Decode would fold to ce_ or content-type but that are not written in lower
-// case, duplicates, names that are not [a-z0-9]+, values that are empty or not printable
-// ASCII, too many attributes.
+// case, duplicates, names that are not [a-z0-9]+, extension names longer than 20 (event.
+// Validate's limit), values that are empty or not printable ASCII, too many extensions.
 func (h *fastHeaders) gather(headers []kgo.RecordHeader) bool {
 	for i := range headers {
 		k, v := headers[i].Key, headers[i].Value
-		switch {
-		case k == HeaderContentType:
+		switch a := knownAttr(k); a {
+		case headerContentType:
 			if h.hasCT || !printable(v) {
 				return false
 			}
 			h.ct, h.hasCT = v, true
-		case strings.HasPrefix(k, HeaderPrefix):
-			name := k[len(HeaderPrefix):]
-			if h.n == maxFastAttrs || !lowerAlnum(name) || !printable(v) {
+		case headerRefused:
+			return false
+		case headerOther:
+			if !h.other(k, v) {
 				return false
 			}
-			for j := 0; j < h.n; j++ {
-				if h.names[j] == name {
-					return false
-				}
+		default:
+			if h.seen&(1<<a) != 0 || !printable(v) {
+				return false
 			}
-			h.names[h.n], h.values[h.n] = name, v
-			h.n++
-			h.hasPKey = h.hasPKey || name == event.ExtPartitionKey
-		case foldsToBinding(k):
+			h.seen |= 1 << a
+			h.known[a] = v
+		}
+	}
+	return true
+}
+
+// other reads a header that is no known attribute.
+func (h *fastHeaders) other(k string, v []byte) bool {
+	if !strings.HasPrefix(k, HeaderPrefix) {
+		return !foldsToBinding(k)
+	}
+	name := k[len(HeaderPrefix):]
+	// A name of a known attribute would have been known: name is an extension's.
+	if h.nExt == maxFastExt || len(name) > 20 || !lowerAlnum(name) || !printable(v) {
+		return false
+	}
+	for j := 0; j < h.nExt; j++ {
+		if h.extName[j] == name {
 			return false
 		}
 	}
+	h.extName[h.nExt], h.extVal[h.nExt] = name, v
+	h.nExt++
 	return true
 }
 
@@ -133,19 +208,11 @@ func (d *Decoder) Fields(r *kgo.Record) (Strata, bool) {
 	if !d.check(r, &c) {
 		return Strata{}, false
 	}
-	var st Strata
-	off := 0
-	for i := 0; i < c.h.n; i++ {
-		v := c.all[off : off+len(c.h.values[i])]
-		off += len(v)
-		switch c.h.names[i] {
-		case event.ExtAggregateType:
-			st.AggregateType = v
-		case event.ExtAggregateID:
-			st.AggregateID = v
-		case event.ExtAggregateVersion:
-			st.AggregateVersion = v
-		}
+	vc := d.cache()
+	st := Strata{
+		AggregateType:    vc.str(c.h.known[attrAggregateType]),
+		AggregateID:      vc.str(c.h.known[attrAggregateID]),
+		AggregateVersion: vc.str(c.h.known[attrAggregateVersion]),
 	}
 	if len(r.Value) > 0 {
 		st.Data = r.Value
@@ -155,16 +222,9 @@ func (d *Decoder) Fields(r *kgo.Record) (Strata, bool) {
 
 // fastChecked is what check leaves for build.
 type fastChecked struct {
-	h       fastHeaders
-	all     string // every value, in header order, then the content type, then the key
-	useKey  bool   // the record key is the partitionkey extension
-	nExt    int
-	id, typ string
-	subject string
-	hasSubj bool
-	ts      time.Time // zero: no time
-	ct      string
-	hasCT   bool
+	h      fastHeaders
+	useKey bool      // the record key is the partitionkey extension
+	ts     time.Time // zero: no time
 }
 
 // check makes the fast path's checks of r, and reports false when r is not for it.
@@ -173,149 +233,140 @@ func (d *Decoder) check(r *kgo.Record, c *fastChecked) bool {
 		return false
 	}
 	h := &c.h
-	if !h.gather(r.Headers) {
+	if !h.gather(r.Headers) || h.seen&attrRequired != attrRequired {
 		return false
 	}
-	c.useKey = !h.hasPKey && len(r.Key) > 0
-	if c.useKey && !printable(r.Key) {
-		return false // Decode decides what a key that is not printable ASCII means
-	}
-	// One string for every value; the attributes are slices of it.
-	total := len(h.ct) + len(r.Key)
-	for i := 0; i < h.n; i++ {
-		total += len(h.values[i])
-	}
-	var sb strings.Builder
-	sb.Grow(total)
-	for i := 0; i < h.n; i++ {
-		sb.Write(h.values[i])
-	}
-	sb.Write(h.ct)
-	if c.useKey {
-		sb.Write(r.Key)
-	}
-	all := sb.String()
-	c.all = all
-
 	limits := d.Limits.WithDefaults()
 	size := len(r.Value)
 	if size > limits.MaxDataBytes {
 		return false
 	}
-	var has struct{ sv, id, src, typ bool }
-	off := 0
-	for i := 0; i < h.n; i++ {
-		name, v := h.names[i], all[off:off+len(h.values[i])]
-		off += len(v)
+	if string(h.known[attrSpecVersion]) != event.SpecVersion ||
+		!noEdgeSpace(h.known[attrID]) || !noEdgeSpace(h.known[attrType]) ||
+		h.seen&(1<<attrSubject) != 0 && !noEdgeSpace(h.known[attrSubject]) ||
+		!d.source(h.known[attrSource]) {
+		return false
+	}
+	for a := range h.known {
+		v := h.known[a]
+		if v == nil {
+			continue
+		}
 		canonical := len(v)
-		switch name {
-		case "specversion":
-			if v != event.SpecVersion {
-				return false
-			}
-			has.sv = true
-		case "id":
-			if !noEdgeSpace(v) {
-				return false
-			}
-			c.id, has.id = v, true
-		case "type":
-			if !noEdgeSpace(v) {
-				return false
-			}
-			c.typ, has.typ = v, true
-		case "subject":
-			if !noEdgeSpace(v) {
-				return false
-			}
-			c.subject, c.hasSubj = v, true
-		case "source":
-			if !d.source(v) {
-				return false
-			}
-			has.src = true
-		case "time":
-			t, err := types.ParseTime(v)
-			if err != nil {
-				return false
-			}
-			if y := t.UTC().Year(); y < 0 || y > 9999 {
+		if a == attrTime {
+			t, ok := parseTime(v)
+			if !ok {
 				return false
 			}
 			if t.IsZero() {
 				continue // Decode leaves a zero time unset
 			}
 			c.ts = t
-			var buf [64]byte
-			canonical = len(t.UTC().AppendFormat(buf[:0], time.RFC3339Nano))
-		case "dataschema", "data", "datacontenttype", "data_base64":
-			return false // rare, or refused: Decode's business
-		default:
-			if len(name) > 20 { // event.Validate's limit on extension names
-				return false
-			}
-			c.nExt++
+			canonical = canonicalTimeLen(t)
 		}
 		if canonical > limits.MaxAttributeBytes {
 			return false
 		}
-		size += len(name) + canonical
+		size += len(knownNames[a]) + canonical
 	}
-	if !has.sv || !has.id || !has.src || !has.typ {
-		return false
-	}
-	if h.hasCT {
-		ct := all[off : off+len(h.ct)]
-		if !d.contentType(ct) || len(ct) > limits.MaxAttributeBytes {
+	for i := 0; i < h.nExt; i++ {
+		if len(h.extVal[i]) > limits.MaxAttributeBytes {
 			return false
 		}
-		c.ct, c.hasCT = ct, true
-		size += len("datacontenttype") + len(ct)
+		size += len(h.extName[i]) + len(h.extVal[i])
 	}
+	if h.hasCT {
+		if !d.contentType(h.ct) || len(h.ct) > limits.MaxAttributeBytes {
+			return false
+		}
+		size += len("datacontenttype") + len(h.ct)
+	}
+	c.useKey = h.seen&(1<<attrPartitionKey) == 0 && len(r.Key) > 0
 	if c.useKey {
+		if !printable(r.Key) {
+			return false // Decode decides what a key that is not printable ASCII means
+		}
 		if len(r.Key) > limits.MaxAttributeBytes {
 			return false
 		}
-		c.nExt++
 		size += len(event.ExtPartitionKey) + len(r.Key)
 	}
 	return size <= limits.MaxEventBytes
 }
 
+// parseTime parses a time as types.ParseTime does.
+func parseTime(v []byte) (time.Time, bool) {
+	t, err := types.ParseTime(string(v))
+	if err != nil {
+		return time.Time{}, false
+	}
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// canonicalTimeLen is len(types.FormatTime(t)) for a time whose year, in UTC, has four
+// digits: "2006-01-02T15:04:05" and "Z", with the nanoseconds' digits in between after a
+// '.', trailing zeros dropped.
+func canonicalTimeLen(t time.Time) int {
+	n := len("2006-01-02T15:04:05Z")
+	ns := t.Nanosecond()
+	if ns == 0 {
+		return n
+	}
+	n += len(".999999999")
+	for ns%10 == 0 {
+		ns /= 10
+		n--
+	}
+	return n
+}
+
 // build makes the event of a record check accepted.
 func (d *Decoder) build(r *kgo.Record, c *fastChecked) event.Event {
+	h := &c.h
+	vc := d.cache()
 	blk := &fastBlock{}
 	ec := &blk.ec
-	ec.ID, ec.Type = c.id, c.typ
+	ec.ID = string(h.known[attrID]) // ids do not repeat
+	ec.Type = vc.str(h.known[attrType])
 	ec.Source = types.URIRef{URL: d.srcURL}
-	if c.hasSubj {
-		blk.subject = c.subject
+	if v := h.known[attrSubject]; v != nil {
+		blk.subject = vc.str(v)
 		ec.Subject = &blk.subject
 	}
 	if !c.ts.IsZero() {
 		blk.ts = types.Timestamp{Time: c.ts}
 		ec.Time = &blk.ts
 	}
-	if c.hasCT {
-		blk.ct = c.ct
+	if h.hasCT {
+		blk.ct = d.ct
 		ec.DataContentType = &blk.ct
 	}
-	h := &c.h
-	if c.nExt > 0 {
-		ec.Extensions = make(map[string]any, c.nExt)
-		off := 0
-		for i := 0; i < h.n; i++ {
-			v := c.all[off : off+len(h.values[i])]
-			off += len(v)
-			if !isContextAttribute(h.names[i]) {
-				ec.Extensions[h.names[i]] = d.box(i, v)
+	n := h.nExt
+	for a := firstKnownExt; a < numKnown; a++ {
+		if h.known[a] != nil {
+			n++
+		}
+	}
+	if c.useKey {
+		n++
+	}
+	if n > 0 {
+		ext := make(map[string]any, n)
+		for a := firstKnownExt; a < numKnown; a++ {
+			if v := h.known[a]; v != nil {
+				ext[knownNames[a]] = vc.box(v)
 			}
 		}
-		if k := c.all[len(c.all)-len(r.Key):]; c.useKey && h.n < maxFastAttrs {
-			ec.Extensions[event.ExtPartitionKey] = d.box(h.n, k)
-		} else if c.useKey {
-			ec.Extensions[event.ExtPartitionKey] = k
+		for i := 0; i < h.nExt; i++ {
+			ext[h.extName[i]] = vc.box(h.extVal[i])
 		}
+		if c.useKey {
+			ext[event.ExtPartitionKey] = vc.box(r.Key)
+		}
+		ec.Extensions = ext
 	}
 	e := event.Event{Context: ec}
 	if len(r.Value) > 0 {
@@ -324,66 +375,107 @@ func (d *Decoder) build(r *kgo.Record, c *fastChecked) event.Event {
 	return e
 }
 
-// box returns v as an extension value (an any holding a string). Values repeat from record
-// to record (aggregatetype) and within one (partitionkey = aggregateid): the value boxed at
-// header position i for the last record, or at an earlier position, is reused when equal,
-// which saves an allocation. A boxed string is immutable, so sharing one is safe.
-func (d *Decoder) box(i int, v string) any {
-	if b := d.boxes[i]; b.boxed != nil && b.value == v {
-		return b.boxed
+// cache returns d's value cache, making it on first use.
+func (d *Decoder) cache() *valueCache {
+	if d.values == nil {
+		d.values = &valueCache{seed: maphash.MakeSeed()}
 	}
-	for j := 0; j < i; j++ {
-		if b := d.boxes[j]; b.boxed != nil && b.value == v {
-			d.boxes[i] = b
-			return b.boxed
-		}
+	return d.values
+}
+
+// Bounds of a valueCache: it holds at most cacheSlots values of at most cacheMaxLen bytes.
+const (
+	cacheSlots  = 1 << 12
+	cacheMaxLen = 64
+)
+
+// valueCache keeps the strings of header values, so that a value that repeats from record
+// to record (type, aggregate type and id, version, partition key) is allocated once, and its
+// boxed form (an extension value) once too. It is direct-mapped by a seeded hash: a value
+// replaces the one in its slot, so its size is fixed whatever a topic holds. Strings and
+// boxed strings are immutable: sharing them between events is safe.
+type valueCache struct {
+	seed  maphash.Seed
+	slots [cacheSlots]cachedValue
+}
+
+type cachedValue struct {
+	s     string
+	boxed any // s as an any, or nil until asked for
+}
+
+// slot returns the slot holding v, or nil when v is too long to cache.
+func (vc *valueCache) slot(v []byte) *cachedValue {
+	if len(v) > cacheMaxLen {
+		return nil
 	}
-	d.boxes[i] = boxed{v, any(v)}
-	return d.boxes[i].boxed
+	s := &vc.slots[maphash.Bytes(vc.seed, v)&(cacheSlots-1)]
+	if s.s != string(v) || s.s == "" {
+		*s = cachedValue{s: string(v)}
+	}
+	return s
+}
+
+// str returns v as a string ("" for nil).
+func (vc *valueCache) str(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	if s := vc.slot(v); s != nil {
+		return s.s
+	}
+	return string(v)
+}
+
+// box returns v as an extension value, an any holding a string.
+func (vc *valueCache) box(v []byte) any {
+	s := vc.slot(v)
+	if s == nil {
+		return string(v)
+	}
+	if s.boxed == nil {
+		s.boxed = s.s
+	}
+	return s.boxed
 }
 
 // source reports whether v is a source Validate accepts (not blank, a URI-reference that
 // reads back as itself), and leaves it parsed in d.srcURL.
-func (d *Decoder) source(v string) bool {
-	if v == d.src && v != "" {
+func (d *Decoder) source(v []byte) bool {
+	if string(v) == d.src && d.src != "" {
 		return true
 	}
-	if strings.TrimSpace(v) == "" {
+	s := string(v)
+	if strings.TrimSpace(s) == "" {
 		return false
 	}
-	u, err := url.Parse(v)
-	if err != nil || u.String() != v {
+	u, err := url.Parse(s)
+	if err != nil || u.String() != s {
 		return false
 	}
-	d.src, d.srcURL = v, *u
+	d.src, d.srcURL = s, *u
 	return true
 }
 
 // contentType reports whether v is a datacontenttype Decode reads in binary mode and
 // Validate accepts: not blank, no white space at the edges, not a CloudEvents event format,
-// an RFC 2046 media type.
-func (d *Decoder) contentType(v string) bool {
-	if v == d.ct && v != "" {
+// an RFC 2046 media type. It leaves it in d.ct.
+func (d *Decoder) contentType(v []byte) bool {
+	if string(v) == d.ct && d.ct != "" {
 		return true
 	}
-	if !noEdgeSpace(v) || isEventFormat(v) {
+	if !noEdgeSpace(v) {
 		return false
 	}
-	if _, _, err := mime.ParseMediaType(v); err != nil {
+	s := string(v)
+	if isEventFormat(s) {
 		return false
 	}
-	d.ct = v
+	if _, _, err := mime.ParseMediaType(s); err != nil {
+		return false
+	}
+	d.ct = s
 	return true
-}
-
-// isContextAttribute reports whether name is one of the context attributes the fast path
-// sets as a field (every other name it accepts is an extension).
-func isContextAttribute(name string) bool {
-	switch name {
-	case "specversion", "id", "source", "type", "subject", "time":
-		return true
-	}
-	return false
 }
 
 // printable reports whether b is non-empty and every byte is printable ASCII (space to
@@ -402,7 +494,7 @@ func printable(b []byte) bool {
 
 // noEdgeSpace reports whether a printable ASCII string is non-empty and neither begins
 // nor ends with a space (strings.TrimSpace would leave it unchanged and non-empty).
-func noEdgeSpace(s string) bool { return len(s) > 0 && s[0] != ' ' && s[len(s)-1] != ' ' }
+func noEdgeSpace(s []byte) bool { return len(s) > 0 && s[0] != ' ' && s[len(s)-1] != ' ' }
 
 // lowerAlnum reports whether s is non-empty and all lower-case ASCII letters and digits.
 func lowerAlnum(s string) bool {

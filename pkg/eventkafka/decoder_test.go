@@ -2,9 +2,11 @@ package eventkafka_test
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -38,11 +40,11 @@ func strataRecord(t testing.TB, i int, withTime bool) *kgo.Record {
 	return r
 }
 
-// requireAgree checks that a Decoder and Decode give the same answer for r: equal events
-// (reflect.DeepEqual, down to sdk-go's context struct) or equal errors.
+// requireAgree checks that a Decoder and its Codec's Decode give the same answer for r:
+// equal events (reflect.DeepEqual, down to sdk-go's context struct) or equal errors.
 func requireAgree(t *testing.T, d *eventkafka.Decoder, r *kgo.Record) {
 	t.Helper()
-	want, wantErr := eventkafka.Decode(r)
+	want, wantErr := d.Codec.Decode(r)
 	got, gotErr := d.Decode(r)
 	if !reflect.DeepEqual(gotErr, wantErr) {
 		t.Fatalf("Decoder error %v, Decode error %v", gotErr, wantErr)
@@ -155,6 +157,58 @@ func setHeader(r *kgo.Record, key, value string) {
 	}
 }
 
+// TestDecoder_Workload decodes varied events of many aggregates with one Decoder, as a
+// Runner does: its caches see values come, collide and go, and every answer must still be
+// Decode's.
+func TestDecoder_Workload(t *testing.T) {
+	w := newWorkload(7, 3000)
+	var d eventkafka.Decoder
+	fast := 0
+	for i := range 6000 {
+		e := w.next()
+		r, err := eventkafka.Encode(&e, "t")
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if eventkafka.DecodedFast(&d, r) {
+			fast++
+		}
+		requireAgree(t, &d, r)
+	}
+	if fast == 0 {
+		t.Fatal("no record of the workload took the fast path")
+	}
+	t.Logf("%d of 6000 records on the fast path", fast)
+}
+
+// TestDecoder_SizeLimit puts MaxEventBytes at an event's size and one byte under it: the
+// Decoder must count every attribute as Validate does (time in its canonical form, however
+// the record wrote it), so that it accepts and refuses exactly the records Decode does.
+func TestDecoder_SizeLimit(t *testing.T) {
+	base := strataRecord(t, 1, true)
+	times := []string{"2026-11-26T14:00:00Z", "2026-11-26T14:00:00.1Z", "2026-11-26T14:00:00.120Z",
+		"2026-11-26T14:00:00.123456789Z", "2026-11-26T14:00:00.000000001Z", "2026-11-26T14:00:00.100000000Z",
+		"2026-11-26T16:00:00.5+02:00", "2026-11-26T14:00:00.1234567891234Z", "0001-01-01T00:00:00Z",
+		"0000-01-01T00:30:00+01:00"}
+	for _, tm := range times {
+		r := &kgo.Record{Key: base.Key, Value: base.Value, Headers: slices.Clone(base.Headers)}
+		setHeader(r, "ce_time", tm)
+		e, err := eventkafka.Decode(r)
+		if err != nil {
+			requireAgree(t, &eventkafka.Decoder{}, r)
+			continue
+		}
+		size := event.Size(&e)
+		for _, max := range []int{size, size - 1} {
+			d := eventkafka.Decoder{Codec: eventkafka.Codec{Limits: event.Limits{MaxEventBytes: max}}}
+			requireAgree(t, &d, r)
+			if fast := eventkafka.DecodedFast(&d, r); fast != (max == size) {
+				t.Errorf("time %s, MaxEventBytes %d (size %d): fast path %v", tm, max, size, fast)
+			}
+		}
+	}
+}
+
 // FuzzDecoder checks that a Decoder answers exactly as Decode on arbitrary records, with
 // FuzzDecode's seeds.
 func FuzzDecoder(f *testing.F) {
@@ -173,11 +227,46 @@ func FuzzDecoder(f *testing.F) {
 	})
 }
 
-func BenchmarkDecode(b *testing.B) {
-	recs := make([]*kgo.Record, 100)
+// benchCorpus returns n records like the projection benchmark's (benchRecord in
+// pkg/projection): events of streams drawn at random from streams order streams, each with
+// the next version of its stream and a small JSON merge patch as data; withTime adds a
+// time and a subject.
+func benchCorpus(tb testing.TB, n, streams int, withTime bool) []*kgo.Record {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	versions := map[string]int64{}
+	recs := make([]*kgo.Record, n)
 	for i := range recs {
-		recs[i] = strataRecord(b, i, false)
+		id := "o-" + strconv.Itoa(rng.IntN(streams))
+		versions[id]++
+		e := event.New()
+		e.SetID("c-" + strconv.Itoa(i))
+		e.SetSource("/bench")
+		e.SetType("com.example.order.updated")
+		if withTime {
+			e.SetTime(time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int64N(int64(time.Hour)))))
+			e.SetSubject("orders")
+		}
+		patch := map[string]any{"n": i, "k" + strconv.Itoa(rng.IntN(8)): rng.IntN(1000)}
+		if err := e.SetData("application/json", patch); err != nil {
+			tb.Fatal(err)
+		}
+		event.Stamp(&e, "order", id, versions[id])
+		r, err := eventkafka.Encode(&e, "t")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		recs[i] = r
 	}
+	return recs
+}
+
+// BenchmarkDecode decodes records like the ones Strata appends, 20,000 events over 2,000
+// streams: the Codec, the Decoder's Decode, its Fields, and Decode of records that also carry
+// a time and a subject.
+func BenchmarkDecode(b *testing.B) {
+	recs := benchCorpus(b, 20_000, 2_000, false)
+	timed := benchCorpus(b, 20_000, 2_000, true)
 	b.Run("Decode", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
@@ -192,6 +281,24 @@ func BenchmarkDecode(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			if _, err := d.Decode(recs[i%len(recs)]); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("DecoderTime", func(b *testing.B) {
+		b.ReportAllocs()
+		var d eventkafka.Decoder
+		for i := 0; b.Loop(); i++ {
+			if _, err := d.Decode(timed[i%len(timed)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Fields", func(b *testing.B) {
+		b.ReportAllocs()
+		var d eventkafka.Decoder
+		for i := 0; b.Loop(); i++ {
+			if _, ok := d.Fields(recs[i%len(recs)]); !ok {
+				b.Fatal("Fields refused a record Encode wrote")
 			}
 		}
 	})
