@@ -177,7 +177,19 @@ func isMergePatch(red Reducer) bool {
 type stateDoc struct {
 	Version int64
 	State   jvalue
-	size    int // the length of its last encoding, to size the next one's buffer
+	size    int     // the length of its last encoding, to size the next one's buffer
+	top     jobject // State.obj when the state is an object that has not been replaced
+}
+
+// newStateDoc returns a document of state, whose object (if it is one) it holds in the same
+// allocation: one pointer fewer to follow (and miss in the cache) per event.
+func newStateDoc(version int64, state jvalue) *stateDoc {
+	doc := &stateDoc{Version: version, State: state}
+	if state.obj != nil {
+		doc.top = *state.obj
+		doc.State.obj = &doc.top
+	}
+	return doc
 }
 
 // appendJSON encodes the document as json.Marshal would encode a Doc[json.RawMessage].
@@ -208,7 +220,9 @@ func decodeStateDoc(raw []byte) (*stateDoc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("document: %w", err)
 	}
-	return &stateDoc{Version: doc.Version, State: state, size: len(raw)}, nil
+	out := newStateDoc(doc.Version, state)
+	out.size = len(raw)
+	return out, nil
 }
 
 // mergeDecoded is FoldInto with MergePatch on a decoded state: it reports whether env was
@@ -228,7 +242,8 @@ func (sp *snapshotter) mergeDecoded(tx *Tx, env *Envelope) (bool, *stateDoc, err
 			return false, nil, fmt.Errorf("%s: %w", key, err)
 		}
 		if !ok {
-			doc = &stateDoc{State: jvalue{obj: &jobject{}}} // MergePatch starts from {}
+			doc = &stateDoc{} // MergePatch starts from {}
+			doc.State.obj = &doc.top
 		}
 	}
 	if next, err := follows(env, doc.Version); !next {
