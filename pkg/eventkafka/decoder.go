@@ -1,6 +1,7 @@
 package eventkafka
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"mime"
 	"net/url"
@@ -294,16 +295,110 @@ func (d *Decoder) check(r *kgo.Record, c *fastChecked) bool {
 	return size <= limits.MaxEventBytes
 }
 
-// parseTime parses a time as types.ParseTime does.
+// parseTime parses a time as types.ParseTime does (time.Parse with time.RFC3339Nano), and
+// reports false also when its year, in UTC, is outside 0000-9999. A time in the plain form
+// time.Parse reads by its RFC 3339 fast path (time's parseRFC3339) is read from the bytes,
+// without making a string: in UTC ("Z", as Encode writes it) by the time.Date call that
+// fast path makes, with an offset by time.Time.UnmarshalText, which takes that fast path
+// first.
 func parseTime(v []byte) (time.Time, bool) {
-	t, err := types.ParseTime(string(v))
-	if err != nil {
-		return time.Time{}, false
+	var t time.Time
+	if f, ok := plainRFC3339(v); ok && f.utc {
+		// The year has four digits: it is in range.
+		return time.Date(f.year, time.Month(f.month), f.day, f.hour, f.min, f.sec, f.nsec, time.UTC), true
+	} else if ok {
+		if t.UnmarshalText(v) != nil {
+			return time.Time{}, false // cannot happen: the fast path accepts v
+		}
+	} else {
+		var err error
+		if t, err = types.ParseTime(string(v)); err != nil {
+			return time.Time{}, false
+		}
 	}
 	if y := t.UTC().Year(); y < 0 || y > 9999 {
 		return time.Time{}, false
 	}
 	return t, true
+}
+
+// rfc3339Fields are the fields of a time in the plain RFC 3339 form.
+type rfc3339Fields struct {
+	year, month, day, hour, min, sec, nsec int
+	utc                                    bool // "Z"; false: an offset
+}
+
+// plainRFC3339 reads v as the standard library's RFC 3339 fast path (time's parseRFC3339,
+// which time.Parse tries first for time.RFC3339Nano and UnmarshalText first for RFC 3339)
+// does, and reports whether it accepts v: "2006-01-02T15:04:05", with every field in range,
+// then optionally '.' and digits (the first nine count), then "Z" or an offset "+07:00" or
+// "-07:00" of at most 23:59.
+func plainRFC3339(v []byte) (rfc3339Fields, bool) {
+	var f rfc3339Fields
+	if len(v) < len("2006-01-02T15:04:05Z") ||
+		v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':' {
+		return f, false
+	}
+	var ok [6]bool
+	f.year, ok[0] = digits(v[0:4])
+	f.month, ok[1] = digits(v[5:7])
+	f.day, ok[2] = digits(v[8:10])
+	f.hour, ok[3] = digits(v[11:13])
+	f.min, ok[4] = digits(v[14:16])
+	f.sec, ok[5] = digits(v[17:19])
+	if ok != [6]bool{true, true, true, true, true, true} || f.month < 1 || f.month > 12 ||
+		f.day < 1 || f.day > daysIn(f.month, f.year) || f.hour > 23 || f.min > 59 || f.sec > 59 {
+		return f, false
+	}
+	s := v[19:]
+	if len(s) >= 2 && s[0] == '.' && '0' <= s[1] && s[1] <= '9' {
+		n := 2
+		for n < len(s) && '0' <= s[n] && s[n] <= '9' {
+			n++
+		}
+		frac := s[1:min(n, 10)]
+		f.nsec, _ = digits(frac)
+		for range 9 - len(frac) {
+			f.nsec *= 10
+		}
+		s = s[n:]
+	}
+	if len(s) == 1 && s[0] == 'Z' {
+		f.utc = true
+		return f, true
+	}
+	if len(s) != len("+07:00") || (s[0] != '+' && s[0] != '-') || s[3] != ':' {
+		return f, false
+	}
+	hh, ok1 := digits(s[1:3])
+	mm, ok2 := digits(s[4:6])
+	return f, ok1 && ok2 && hh <= 23 && mm <= 59
+}
+
+// digits returns the decimal number b spells, false if a byte is not a digit.
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// daysIn returns the number of days of month in year (proleptic Gregorian, as time's).
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // canonicalTimeLen is len(types.FormatTime(t)) for a time whose year, in UTC, has four
@@ -355,8 +450,18 @@ func (d *Decoder) build(r *kgo.Record, c *fastChecked) event.Event {
 	}
 	if n > 0 {
 		ext := make(map[string]any, n)
+		var id any // the aggregate id's box, for a partition key equal to it
 		for a := firstKnownExt; a < numKnown; a++ {
-			if v := h.known[a]; v != nil {
+			v := h.known[a]
+			switch {
+			case v == nil:
+				continue
+			case a == attrAggregateID:
+				id = vc.box(v)
+				ext[event.ExtAggregateID] = id
+			case a == attrPartitionKey && id != nil && string(v) == string(h.known[attrAggregateID]):
+				ext[event.ExtPartitionKey] = id
+			default:
 				ext[knownNames[a]] = vc.box(v)
 			}
 		}
@@ -364,7 +469,11 @@ func (d *Decoder) build(r *kgo.Record, c *fastChecked) event.Event {
 			ext[h.extName[i]] = vc.box(h.extVal[i])
 		}
 		if c.useKey {
-			ext[event.ExtPartitionKey] = vc.box(r.Key)
+			if id != nil && string(r.Key) == string(h.known[attrAggregateID]) {
+				ext[event.ExtPartitionKey] = id
+			} else {
+				ext[event.ExtPartitionKey] = vc.box(r.Key)
+			}
 		}
 		ec.Extensions = ext
 	}
@@ -483,6 +592,18 @@ func (d *Decoder) contentType(v []byte) bool {
 func printable(b []byte) bool {
 	if len(b) == 0 {
 		return false
+	}
+	// Eight bytes at a time: a byte under 0x20 borrows into its top bit when 0x20 is taken
+	// from it (a lower byte cannot borrow: it is not under 0x20, or this one would not be the
+	// lowest); a byte from 0x80 has its top bit set; 0x7f gets it when 1 is added (no byte
+	// carries: none is 0x80 or more, or that one is caught).
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		if ((x-0x20*ones)&^x|x|(x+ones))&tops != 0 {
+			return false
+		}
+		b = b[8:]
 	}
 	for _, c := range b {
 		if c < 0x20 || c > 0x7e {

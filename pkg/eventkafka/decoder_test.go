@@ -214,6 +214,7 @@ func TestDecoder_SizeLimit(t *testing.T) {
 func FuzzDecoder(f *testing.F) {
 	f.Add([]byte("o-1"), []byte(`{"a":1}`), []byte("ce_specversion:1.0\nce_id:1\nce_source:/s\nce_type:t\ncontent-type:application/json"))
 	f.Add([]byte(""), []byte(`{"a":1}`), []byte("ce_specversion:1.0\nce_id:1\nce_source:/s\nce_type:t\nce_time:2026-01-02T03:04:05.1+02:00\nce_subject:x\nce_aggregateversion:7\ncontent-type:application/json"))
+	f.Add([]byte("o-1"), []byte(`{"a":1}`), []byte("ce_specversion:1.0\nce_id:1\nce_source:/s\nce_type:t\nce_time:2026-02-28T23:59:59.123456789Z\nce_aggregateid:o-1\nce_partitionkey:o-1\ncontent-type:application/json"))
 	files, _ := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzDecode", "*"))
 	for _, file := range files {
 		if _, err := os.Stat(file); err == nil {
