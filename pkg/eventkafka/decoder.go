@@ -183,6 +183,13 @@ type fastBlock struct {
 	ts      types.Timestamp
 }
 
+// ctBlock is fastBlock for an event without subject and time, as Strata writes them: 240
+// bytes to allocate instead of 288.
+type ctBlock struct {
+	ec cloudevents.EventContextV1
+	ct string
+}
+
 // fast decodes a record on the fast path; false means "use Codec.Decode".
 func (d *Decoder) fast(r *kgo.Record) (event.Event, bool) {
 	var c fastChecked
@@ -422,23 +429,30 @@ func canonicalTimeLen(t time.Time) int {
 func (d *Decoder) build(r *kgo.Record, c *fastChecked) event.Event {
 	h := &c.h
 	vc := d.cache()
-	blk := &fastBlock{}
-	ec := &blk.ec
+	var ec *cloudevents.EventContextV1
+	var ct *string
+	if v := h.known[attrSubject]; v != nil || !c.ts.IsZero() {
+		blk := &fastBlock{}
+		ec, ct = &blk.ec, &blk.ct
+		if v != nil {
+			blk.subject = vc.str(v)
+			ec.Subject = &blk.subject
+		}
+		if !c.ts.IsZero() {
+			blk.ts = types.Timestamp{Time: c.ts}
+			ec.Time = &blk.ts
+		}
+	} else {
+		blk := &ctBlock{}
+		ec, ct = &blk.ec, &blk.ct
+	}
+	if h.hasCT {
+		*ct = d.ct
+		ec.DataContentType = ct
+	}
 	ec.ID = string(h.known[attrID]) // ids do not repeat
 	ec.Type = vc.str(h.known[attrType])
 	ec.Source = types.URIRef{URL: d.srcURL}
-	if v := h.known[attrSubject]; v != nil {
-		blk.subject = vc.str(v)
-		ec.Subject = &blk.subject
-	}
-	if !c.ts.IsZero() {
-		blk.ts = types.Timestamp{Time: c.ts}
-		ec.Time = &blk.ts
-	}
-	if h.hasCT {
-		blk.ct = d.ct
-		ec.DataContentType = &blk.ct
-	}
 	n := h.nExt
 	for a := firstKnownExt; a < numKnown; a++ {
 		if h.known[a] != nil {
