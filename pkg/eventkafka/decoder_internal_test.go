@@ -2,6 +2,8 @@ package eventkafka
 
 import (
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +125,32 @@ func BenchmarkParseTime(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestValueCache: values come back equal whether they hit, miss or evict one another, a
+// value longer than cacheMaxLen is never kept, and a box holds its value.
+func TestValueCache(t *testing.T) {
+	var d Decoder
+	vc := d.cache()
+	long := []byte(strings.Repeat("x", cacheMaxLen+1))
+	for round := range 2 {
+		for i := range 3 * cacheSlots {
+			v := []byte("o-" + strconv.Itoa(i))
+			if got := vc.str(v); got != string(v) {
+				t.Fatalf("round %d: str(%q) = %q", round, v, got)
+			}
+			if got := vc.box(v); got != any(string(v)) {
+				t.Fatalf("round %d: box(%q) = %v", round, v, got)
+			}
+		}
+		if got := vc.str(long); got != string(long) {
+			t.Fatalf("str of a long value = %q", got)
+		}
+	}
+	for i := range vc.slots {
+		if len(vc.slots[i].s) > cacheMaxLen {
+			t.Fatalf("slot %d holds a %d-byte value", i, len(vc.slots[i].s))
+		}
 	}
 }
