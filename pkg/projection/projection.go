@@ -166,7 +166,7 @@ func (tx *Tx) prefetch(h Handler, envs []*Envelope) error {
 	if !ok {
 		return nil
 	}
-	var keys []string
+	keys := make([]string, 0, 2*len(envs)) // the built-ins name one or two keys per event
 	for _, env := range envs {
 		keys = p.Prefetch(env, keys)
 	}
