@@ -106,9 +106,6 @@ func localBatch(ctx context.Context, log LocalLog, store Store, proj Projection,
 	if err := tx.seal(); err != nil {
 		return 0, fmt.Errorf("projection %s: %w", proj.Keyspace(), err)
 	}
-	if err := tx.runBefore(ctx); err != nil {
-		return 0, err
-	}
 	puts, dels := tx.writes()
 	to := envs[len(envs)-1].Position.Offset + 1
 	err = store.Commit(ctx, proj.Keyspace(), Batch{Topic: topic, Partition: p, From: from, To: to, Puts: puts, Dels: dels})

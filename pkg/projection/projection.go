@@ -87,10 +87,6 @@ type Tx struct {
 	dels  map[string]bool
 	read  map[string]stored // what the store held before the batch, for keys read so far
 	after []func()          // run after a successful commit
-	// before run, in order, just before the commit is sent, on the goroutine that sends it
-	// (a Runner's commit goroutine, beside the next batch's apply); the first error fails
-	// the commit, which then stores nothing.
-	before []func(context.Context) error
 	// under is the previous batch while its commit is in flight: its writes are read
 	// before the store's. The runner sends this batch only once that commit succeeded.
 	under *Tx
@@ -228,21 +224,6 @@ func (tx *Tx) Delete(key string) {
 
 // AfterCommit registers f to run once the batch is committed.
 func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
-
-// beforeCommit registers f to run just before the batch is committed (see Tx.before): the
-// snapshot projection waits there for the acknowledgement of the snapshot records its Flush
-// produced, instead of holding up the next batch's apply.
-func (tx *Tx) beforeCommit(f func(context.Context) error) { tx.before = append(tx.before, f) }
-
-// runBefore runs the functions registered with beforeCommit.
-func (tx *Tx) runBefore(ctx context.Context) error {
-	for _, f := range tx.before {
-		if err := f(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // writes returns the staged writes, in no particular order (each key once, so the order
 // changes nothing; sorting them cost the index projection 0.5 µs per event). The batch must

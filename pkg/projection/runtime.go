@@ -460,9 +460,6 @@ func (r *Runner) batch(ctx context.Context, dec *eventkafka.Decoder, topic strin
 func (r *Runner) send(ctx context.Context, c *commit, n int, start time.Time) {
 	defer c.resolve()
 	defer close(c.done)
-	if c.err = c.tx.runBefore(ctx); c.err != nil {
-		return
-	}
 	puts, dels := c.tx.writes()
 	c.err = r.store.Commit(ctx, r.proj.Keyspace(), Batch{Topic: c.tp.topic, Partition: c.tp.partition,
 		From: c.from, To: c.to, Puts: puts, Dels: dels})
