@@ -51,7 +51,7 @@ const (
 
 // newBenchEnv is newEnv for benchmarks: a namespace of its own whose topics, Redis keys and
 // consumer groups are deleted when tb ends. tb must be the top-level benchmark. The runtime
-// uses its default MaxBatch (4000).
+// uses its default MaxBatch (12000).
 func newBenchEnv(tb testing.TB) *env {
 	a := testrig.Get(tb)
 	name := testrig.Name(tb, "p")
