@@ -1,31 +1,12 @@
 package projection
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/strata-platform/strata/pkg/schema"
 )
-
-// decodeStd decodes b with json.Decoder as decodeJSON's fallback does.
-func decodeStd(b []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	if rest := bytes.TrimLeft(b[d.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		return nil, errTrailing
-	}
-	return v, nil
-}
-
-var errTrailing = errors.New("bytes after the value")
 
 // FuzzDecodeJSON: every value decodeJSON's fast path (schema.DecodeJSON) returns is the
 // value json.Decoder returns for the same bytes, and it takes none that json.Decoder refuses.

@@ -73,6 +73,11 @@ func decodeJSON(b []byte) (any, error) {
 	if v, err := schema.DecodeJSON(b); err == nil {
 		return v, nil
 	}
+	return decodeStd(b)
+}
+
+// decodeStd is decodeJSON's slow path: json.Decoder with UseNumber, refusing trailing bytes.
+func decodeStd(b []byte) (any, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var v any
