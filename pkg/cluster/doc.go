@@ -19,7 +19,9 @@
 //     run ahead of the log. A failed heads write changes no answer: the heads are caught up
 //     from the log before the partition answers from them again.
 //   - Unknown outcomes: a commit whose outcome is unknown returns an error wrapping
-//     appender.ErrUncertain; Recover re-initialises the producer (fencing the open
+//     appender.ErrUncertain: a failed produce or EndTxn, and a transaction the client ended
+//     without sending an EndTxn commit (txnLog: franz-go may turn a commit into an abort
+//     and return nil). A commit is answered as committed only after that request. Recover re-initialises the producer (fencing the open
 //     transaction) and catches the heads up to the last stable offset, past this owner's
 //     last commit, so the heads say what the log holds.
 //   - Redis loss: a head read or commit that finds the generation changed (Redis flushed or

@@ -31,6 +31,8 @@ type partition struct {
 	p   int
 	log *zap.Logger
 
+	txnLog *txnLog // the producer's logger; tells Commit which EndTxn request it sent
+
 	mu     sync.Mutex // guards the fields below; every method holds it for its whole run
 	cl     *kgo.Client
 	gen    string
@@ -78,7 +80,8 @@ func (pt *partition) settle() {
 
 // OpenPartition takes ownership of p and catches its heads up with the log.
 func (s *Store) OpenPartition(ctx context.Context, p int) (appender.Partition, error) {
-	pt := &partition{s: s, p: p, log: s.cfg.Logger.With(zap.Int("partition", p)), written: map[string]int64{}}
+	log := s.cfg.Logger.With(zap.Int("partition", p))
+	pt := &partition{s: s, p: p, log: log, txnLog: &txnLog{log: log}, written: map[string]int64{}}
 	if err := pt.open(ctx); err != nil {
 		pt.Close()
 		return nil, err
@@ -100,6 +103,7 @@ func (pt *partition) open(ctx context.Context) error {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
 		kgo.RecordDeliveryTimeout(20*time.Second),
+		kgo.WithLogger(pt.txnLog),
 	)
 	if err != nil {
 		return fmt.Errorf("%w: producer: %v", appender.ErrUnavailable, err)
@@ -237,6 +241,9 @@ func fenced(err error) bool {
 //     the previous transaction ended) while the previous group's heads write may still be
 //     in flight. The group was checked against the pipeline's own heads, which include
 //     the previous group whether or not Redis has it yet; Kafka fences a stale owner.
+//     The group counts as committed only if the client sent an EndTxn commit for it
+//     (txnLog): a failed produce, a failed EndTxn, or a nil return without that request
+//     is an unknown outcome, which Recover settles from the log.
 //  3. Wait for the previous heads write (settle). If it failed, the heads are dirty: write
 //     nothing now. The failed write's goroutine catches the heads up from the log as soon
 //     as Commit returns (healAfter), this group included (see written), and the next Head
@@ -257,18 +264,17 @@ func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) 
 		return nil, fmt.Errorf("%w: begin transaction: %v", appender.ErrUncertain, err)
 	}
 	if err := pt.cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
-		// Nothing can commit without EndTransaction(TryCommit); abort, and if even that
-		// fails let Recover fence the transaction (unless a newer owner already did).
+		// Part of the group may be written. Nothing commits without an EndTxn commit, but
+		// the client's abort is not to be trusted either (see txnLog: it may send no
+		// request): Recover re-opens the producer, which aborts whatever is open, and
+		// reads the outcome from the log. A newer owner has already fenced it.
+		pt.ended = time.Now()
 		if fenced(err) && pt.superseded(ctx) {
 			return nil, fmt.Errorf("%w: produce: %v", appender.ErrNotOwner, err)
 		}
-		aerr := pt.cl.EndTransaction(context.Background(), kgo.TryAbort)
-		pt.ended = time.Now()
-		if aerr != nil {
-			return nil, fmt.Errorf("%w: produce: %v; abort: %v", appender.ErrUncertain, err, aerr)
-		}
-		return nil, fmt.Errorf("produce: %w", err)
+		return nil, fmt.Errorf("%w: produce: %v", appender.ErrUncertain, err)
 	}
+	pt.txnLog.begin()
 	err = pt.cl.EndTransaction(context.Background(), kgo.TryCommit)
 	pt.ended = time.Now()
 	if err != nil {
@@ -276,6 +282,9 @@ func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) 
 			return nil, fmt.Errorf("%w: %w: commit: %v", appender.ErrUncertain, appender.ErrNotOwner, err)
 		}
 		return nil, fmt.Errorf("%w: commit: %v", appender.ErrUncertain, err)
+	}
+	if !pt.txnLog.sentCommit() {
+		return nil, fmt.Errorf("%w: commit: the Kafka client ended the transaction without an EndTxn commit", appender.ErrUncertain)
 	}
 	positions, ups, ckpt := pt.outcome(group, records)
 	for t, end := range ckpt {
