@@ -21,7 +21,8 @@
 //   - Unknown outcomes: a commit whose outcome is unknown returns an error wrapping
 //     appender.ErrUncertain: a failed produce or EndTxn, and a transaction the client ended
 //     without sending an EndTxn commit (txnLog: franz-go may turn a commit into an abort
-//     and return nil). A commit is answered as committed only after that request. Recover re-initialises the producer (fencing the open
+//     and return nil; when that abort is known to have succeeded, the group is written once
+//     more instead). A group is answered as committed only after that request. Recover re-initialises the producer (fencing the open
 //     transaction) and catches the heads up to the last stable offset, past this owner's
 //     last commit, so the heads say what the log holds.
 //   - Redis loss: a head read or commit that finds the generation changed (Redis flushed or

@@ -13,6 +13,7 @@ type Metrics struct {
 	caughtUp *prometheus.CounterVec
 	lag      *prometheus.GaugeVec
 	rebuilds *prometheus.CounterVec
+	rewrites *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not registered).
@@ -27,9 +28,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "strata_heads_lag_events", Help: "Events the Redis heads were behind the log at the partition's last catch-up."}, p),
 		rebuilds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_heads_rebuilds_total", Help: "Times the partition's heads were rebuilt because Redis lost its generation."}, p),
+		rewrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_commit_client_aborts_total", Help: "Transactions the Kafka client aborted when asked to commit them; each group was written again."}, p),
 	}
 	if reg != nil {
-		reg.MustRegister(m.epoch, m.caughtUp, m.lag, m.rebuilds)
+		reg.MustRegister(m.epoch, m.caughtUp, m.lag, m.rebuilds, m.rewrites)
 	}
 	return m
 }
@@ -50,5 +53,11 @@ func (m *Metrics) caughtUpEvents(p, n int) {
 func (m *Metrics) rebuilt(p int) {
 	if m != nil {
 		m.rebuilds.WithLabelValues(strconv.Itoa(p)).Inc()
+	}
+}
+
+func (m *Metrics) clientAborted(p int) {
+	if m != nil {
+		m.rewrites.WithLabelValues(strconv.Itoa(p)).Inc()
 	}
 }

@@ -242,8 +242,8 @@ func fenced(err error) bool {
 //     in flight. The group was checked against the pipeline's own heads, which include
 //     the previous group whether or not Redis has it yet; Kafka fences a stale owner.
 //     The group counts as committed only if the client sent an EndTxn commit for it
-//     (txnLog): a failed produce, a failed EndTxn, or a nil return without that request
-//     is an unknown outcome, which Recover settles from the log.
+//     (txnLog, transact): a failed produce, a failed EndTxn, or a nil return without that
+//     request is an unknown outcome, which Recover settles from the log.
 //  3. Wait for the previous heads write (settle). If it failed, the heads are dirty: write
 //     nothing now. The failed write's goroutine catches the heads up from the log as soon
 //     as Commit returns (healAfter), this group included (see written), and the next Head
@@ -255,36 +255,9 @@ func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) 
 	if err := pt.ensureHeads(ctx); err != nil {
 		return nil, err
 	}
-	records, err := pt.records(ctx, group)
+	records, err := pt.transact(ctx, group)
 	if err != nil {
 		return nil, err
-	}
-	pt.pace(ctx)
-	if err := pt.cl.BeginTransaction(); err != nil {
-		return nil, fmt.Errorf("%w: begin transaction: %v", appender.ErrUncertain, err)
-	}
-	if err := pt.cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
-		// Part of the group may be written. Nothing commits without an EndTxn commit, but
-		// the client's abort is not to be trusted either (see txnLog: it may send no
-		// request): Recover re-opens the producer, which aborts whatever is open, and
-		// reads the outcome from the log. A newer owner has already fenced it.
-		pt.ended = time.Now()
-		if fenced(err) && pt.superseded(ctx) {
-			return nil, fmt.Errorf("%w: produce: %v", appender.ErrNotOwner, err)
-		}
-		return nil, fmt.Errorf("%w: produce: %v", appender.ErrUncertain, err)
-	}
-	pt.txnLog.begin()
-	err = pt.cl.EndTransaction(context.Background(), kgo.TryCommit)
-	pt.ended = time.Now()
-	if err != nil {
-		if fenced(err) && pt.superseded(ctx) {
-			return nil, fmt.Errorf("%w: %w: commit: %v", appender.ErrUncertain, appender.ErrNotOwner, err)
-		}
-		return nil, fmt.Errorf("%w: commit: %v", appender.ErrUncertain, err)
-	}
-	if !pt.txnLog.sentCommit() {
-		return nil, fmt.Errorf("%w: commit: the Kafka client ended the transaction without an EndTxn commit", appender.ErrUncertain)
 	}
 	positions, ups, ckpt := pt.outcome(group, records)
 	for t, end := range ckpt {
@@ -295,6 +268,66 @@ func (pt *partition) Commit(ctx context.Context, group []appender.StreamAppend) 
 		pt.pending = pt.writeHeads(ups, ckpt)
 	}
 	return positions, nil
+}
+
+// transact writes the group in one Kafka transaction and returns its records, offsets set,
+// once the client has sent the EndTxn commit and the broker accepted it.
+//
+// If the client answers the commit with an EndTxn abort that the broker accepted (txnLog:
+// franz-go does so when its state misses a successful produce, seen on a fresh client's
+// first transaction), the group is known not to be in the log: the producer is re-opened
+// and the group written once more, in a new transaction, from newly encoded records. Any
+// other end without a commit request is an unknown outcome (ErrUncertain).
+func (pt *partition) transact(ctx context.Context, group []appender.StreamAppend) ([]*kgo.Record, error) {
+	for attempt := 0; ; attempt++ {
+		records, err := pt.records(ctx, group)
+		if err != nil {
+			return nil, err
+		}
+		pt.pace(ctx)
+		if err := pt.cl.BeginTransaction(); err != nil {
+			return nil, fmt.Errorf("%w: begin transaction: %v", appender.ErrUncertain, err)
+		}
+		if err := pt.cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
+			// Part of the group may be written. Nothing commits without an EndTxn commit,
+			// but the client's abort is not to be trusted either (it may send no request):
+			// Recover re-opens the producer, which aborts whatever is open, and reads the
+			// outcome from the log. A newer owner has already fenced it.
+			pt.ended = time.Now()
+			if fenced(err) && pt.superseded(ctx) {
+				return nil, fmt.Errorf("%w: produce: %v", appender.ErrNotOwner, err)
+			}
+			return nil, fmt.Errorf("%w: produce: %v", appender.ErrUncertain, err)
+		}
+		pt.txnLog.begin()
+		err = pt.cl.EndTransaction(context.Background(), kgo.TryCommit)
+		pt.ended = time.Now()
+		switch {
+		case err != nil:
+			if fenced(err) && pt.superseded(ctx) {
+				return nil, fmt.Errorf("%w: %w: commit: %v", appender.ErrUncertain, appender.ErrNotOwner, err)
+			}
+			return nil, fmt.Errorf("%w: commit: %v", appender.ErrUncertain, err)
+		case pt.txnLog.sentCommit():
+			return records, nil
+		case pt.txnLog.sentAbort() && attempt == 0:
+			pt.s.cfg.Metrics.clientAborted(pt.p)
+			pt.log.Warn("the Kafka client aborted a transaction it was asked to commit; writing the group again with a new producer",
+				zap.Int("records", len(records)), zap.Int64("first_offset", records[0].Offset))
+			// The client's state missed a produce, so it is not trusted further (its
+			// sequence numbers were seen to be off after this): a new producer, as in
+			// Recover, unless a newer owner holds the partition.
+			pt.settle()
+			if pt.superseded(ctx) {
+				return nil, fmt.Errorf("%w: partition %d has a newer owner", appender.ErrNotOwner, pt.p)
+			}
+			if err := pt.open(ctx); err != nil {
+				return nil, fmt.Errorf("%w: re-open after the client aborted the commit: %v", appender.ErrUncertain, err)
+			}
+		default:
+			return nil, fmt.Errorf("%w: commit: the Kafka client ended the transaction without an EndTxn commit", appender.ErrUncertain)
+		}
+	}
 }
 
 // pace waits, if the previous transaction ended less than Config.TxnGap ago, until it has

@@ -21,34 +21,43 @@ import (
 //
 // So Commit counts a transaction as committed only if the client logged, during its
 // EndTransaction call, that it sent an EndTxn commit ("ending transaction" with commit
-// true), and it treats any other nil return as an unknown outcome, which Recover settles
+// true). If it logged an abort and EndTransaction returned nil, the broker accepted the
+// abort: the group is not in the log, and Commit writes it once more in a new transaction
+// of a new producer (partition.transact). Any other nil return is an unknown outcome, which Recover settles
 // from the log. Should a franz-go upgrade rename that message, every commit becomes an
 // unknown outcome: the tests then fail loudly, and nothing is acknowledged wrongly.
 type txnLog struct {
 	log *zap.Logger
-	// ended is set to endCommit or endAbort by each "ending transaction" message the
-	// client logs, and reset to endNone by Commit before EndTransaction.
+	// ended is set to endCommit, endAbort or endOther by each "ending transaction"
+	// message the client logs, and reset to endNone by Commit before EndTransaction.
 	ended atomic.Int32
 }
 
 const (
-	endNone int32 = iota
-	endCommit
-	endAbort
+	endNone   int32 = iota
+	endCommit       // an EndTxn commit
+	endAbort        // an EndTxn abort
+	endOther        // an EndTxn whose kind the message did not say
 )
 
 func (l *txnLog) Level() kgo.LogLevel { return kgo.LogLevelInfo }
 
 func (l *txnLog) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	if msg == "ending transaction" {
-		l.ended.Store(endAbort)
+		// Only a value of the type franz-go logs counts; anything else is an EndTxn of
+		// unknown kind (endOther), which Commit treats as an unknown outcome.
+		end := endOther
 		for i := 0; i+1 < len(keyvals); i += 2 {
 			if k, _ := keyvals[i].(string); k == "commit" {
-				if v, ok := keyvals[i+1].(kgo.TransactionEndTry); ok && v == kgo.TryCommit {
-					l.ended.Store(endCommit)
+				if v, ok := keyvals[i+1].(kgo.TransactionEndTry); ok {
+					end = endAbort
+					if v == kgo.TryCommit {
+						end = endCommit
+					}
 				}
 			}
 		}
+		l.ended.Store(end)
 	}
 	if level > kgo.LogLevelWarn || level == kgo.LogLevelNone {
 		return
@@ -70,3 +79,6 @@ func (l *txnLog) begin() { l.ended.Store(endNone) }
 
 // sentCommit reports whether the client sent an EndTxn commit since begin.
 func (l *txnLog) sentCommit() bool { return l.ended.Load() == endCommit }
+
+// sentAbort reports whether the client sent an EndTxn abort since begin.
+func (l *txnLog) sentAbort() bool { return l.ended.Load() == endAbort }

@@ -24,7 +24,7 @@ func TestTxnLog_Ending(t *testing.T) {
 		{"ending transaction", []any{"transactional_id", "x", "commit", kgo.TryCommit, "epoch", int16(3)}, true},
 		{"end transaction response successfully received", []any{"commit", kgo.TryCommit}, true},
 		{"ending transaction", []any{"commit", kgo.TryAbort}, false},
-		{"ending transaction", []any{"commit", true}, false}, // not the type franz-go logs: not trusted
+		{"ending transaction", []any{"commit", true}, false}, // not the type franz-go logs: neither
 		{"ending transaction", []any{"commit"}, false},
 	}
 	for _, s := range steps {
@@ -32,11 +32,21 @@ func TestTxnLog_Ending(t *testing.T) {
 		if got := l.sentCommit(); got != s.want {
 			t.Errorf("after %q %v: sentCommit = %v, want %v", s.msg, s.kv, got, s.want)
 		}
+		if l.sentCommit() && l.sentAbort() {
+			t.Errorf("after %q %v: both a commit and an abort", s.msg, s.kv)
+		}
+	}
+	if l.sentAbort() {
+		t.Error("an ending transaction without a commit value taken for an abort")
+	}
+	l.Log(kgo.LogLevelInfo, "ending transaction", "commit", kgo.TryAbort)
+	if !l.sentAbort() {
+		t.Error("an ending transaction with commit false not taken for an abort")
 	}
 	l.Log(kgo.LogLevelInfo, "ending transaction", "commit", kgo.TryCommit)
 	l.begin()
-	if l.sentCommit() {
-		t.Error("sentCommit after begin")
+	if l.sentCommit() || l.sentAbort() {
+		t.Error("an EndTxn request remembered after begin")
 	}
 	l.Log(kgo.LogLevelWarn, "something odd", "broker", 1)
 	l.Log(kgo.LogLevelError, "something bad")
@@ -76,6 +86,9 @@ func TestTxnLog_RealClient(t *testing.T) {
 		}
 		if got := l.sentCommit(); got != bool(end) {
 			t.Errorf("EndTransaction(%v): sentCommit = %v", end, got)
+		}
+		if got := l.sentAbort(); got == bool(end) {
+			t.Errorf("EndTransaction(%v): sentAbort = %v", end, got)
 		}
 	}
 }
