@@ -193,6 +193,11 @@ func (pt *partition) ensureHeads(ctx context.Context) error {
 func (pt *partition) Recover(ctx context.Context) error {
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
+	return pt.reopen(ctx)
+}
+
+// reopen is Recover with pt.mu held: a new producer, unless a newer owner holds p.
+func (pt *partition) reopen(ctx context.Context) error {
 	pt.settle()
 	if pt.superseded(ctx) {
 		return fmt.Errorf("%w: partition %d has a newer owner", appender.ErrNotOwner, pt.p)
@@ -317,11 +322,9 @@ func (pt *partition) transact(ctx context.Context, group []appender.StreamAppend
 			// The client's state missed a produce, so it is not trusted further (its
 			// sequence numbers were seen to be off after this): a new producer, as in
 			// Recover, unless a newer owner holds the partition.
-			pt.settle()
-			if pt.superseded(ctx) {
-				return nil, fmt.Errorf("%w: partition %d has a newer owner", appender.ErrNotOwner, pt.p)
-			}
-			if err := pt.open(ctx); err != nil {
+			if err := pt.reopen(ctx); errors.Is(err, appender.ErrNotOwner) {
+				return nil, err
+			} else if err != nil {
 				return nil, fmt.Errorf("%w: re-open after the client aborted the commit: %v", appender.ErrUncertain, err)
 			}
 		default:

@@ -23,9 +23,9 @@ import (
 // EndTransaction call, that it sent an EndTxn commit ("ending transaction" with commit
 // true). If it logged an abort and EndTransaction returned nil, the broker accepted the
 // abort: the group is not in the log, and Commit writes it once more in a new transaction
-// of a new producer (partition.transact). Any other nil return is an unknown outcome, which Recover settles
-// from the log. Should a franz-go upgrade rename that message, every commit becomes an
-// unknown outcome: the tests then fail loudly, and nothing is acknowledged wrongly.
+// of a new producer (partition.transact). Any other nil return is an unknown outcome, which
+// Recover settles from the log. Should a franz-go upgrade rename that message, every commit
+// becomes an unknown outcome: the tests then fail loudly, and nothing is acknowledged wrongly.
 type txnLog struct {
 	log *zap.Logger
 	// ended is set to endCommit, endAbort or endOther by each "ending transaction"
